@@ -1,0 +1,115 @@
+// Package config loads a binary's typed configuration from environment
+// variables (prefix HAVEN_) with documented defaults, and prints it with
+// secrets masked.
+//
+// Field names map to variables the ardanlabs/conf way: Database.URL is
+// HAVEN_DATABASE_URL, EdgeSecret is HAVEN_EDGE_SECRET. Tag secrets with
+// `conf:"mask"`; `--help` on any binary lists every variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ardanlabs/conf/v3"
+
+	"github.com/havenhealth/haven/libs/residency"
+)
+
+// Prefix is the namespace of every Haven environment variable.
+const Prefix = "HAVEN"
+
+// ErrHelpWanted is returned by Load when the binary was asked for --help;
+// the usage text has already been returned to print.
+var ErrHelpWanted = conf.ErrHelpWanted
+
+// Load fills cfg (a pointer to a struct with conf tags) from the environment
+// and command-line flags. On --help it returns the usage and ErrHelpWanted.
+func Load(cfg any) (usage string, err error) {
+	help, err := conf.Parse(Prefix, cfg)
+	if err != nil {
+		if errors.Is(err, conf.ErrHelpWanted) {
+			return help, ErrHelpWanted
+		}
+		return "", fmt.Errorf("load config: %w", err)
+	}
+	return "", nil
+}
+
+// String renders cfg for a start-up log line, masking fields tagged mask
+// (and the password part of URLs in them).
+func String(cfg any) string {
+	s, err := conf.String(cfg)
+	if err != nil {
+		return "config: " + err.Error()
+	}
+	return s
+}
+
+// HTTP is the listening side of a server.
+type HTTP struct {
+	Addr            string        `conf:"default:127.0.0.1:8080,help:address to listen on"`
+	ReadTimeout     time.Duration `conf:"default:10s"`
+	WriteTimeout    time.Duration `conf:"default:30s"`
+	IdleTimeout     time.Duration `conf:"default:120s"`
+	ShutdownTimeout time.Duration `conf:"default:8s,help:how long in-flight requests may finish after a stop signal"`
+}
+
+// Database locates a service's store: postgres://... in production,
+// sqlite:///path/to/file.db embedded.
+type Database struct {
+	URL string `conf:"required,mask,help:postgres://user@host/db or sqlite:///path/file.db (PGPASSWORD is honoured)"`
+}
+
+// Redis locates the region's Redis (sessions, revocations, rate limits).
+type Redis struct {
+	URL      string `conf:"help:redis://host:6379/0; empty disables Redis-backed features"`
+	Password string `conf:"mask,help:overrides the URL's password"`
+}
+
+// Kafka lists the region's brokers.
+type Kafka struct {
+	Brokers []string `conf:"help:comma-separated host:port list of the region's Kafka brokers"`
+}
+
+// Vault locates the region's Vault.
+type Vault struct {
+	Addr string `conf:"help:the region's Vault address"`
+}
+
+// Temporal locates the region's Temporal frontend.
+type Temporal struct {
+	Address   string `conf:"help:host:port of the region's Temporal frontend"`
+	Namespace string `conf:"help:the region's Temporal namespace"`
+}
+
+// Log configures the JSON logger.
+type Log struct {
+	Level string `conf:"default:info,help:debug, info, warn or error"`
+}
+
+// Service is the configuration every regional service shares. A service
+// embeds it in its own Config and adds what only it needs.
+type Service struct {
+	Region     string `conf:"required,help:montreal, portland, sydney or london"`
+	HTTP       HTTP
+	Database   Database
+	Redis      Redis
+	Kafka      Kafka
+	Vault      Vault
+	Temporal   Temporal
+	Log        Log
+	EdgeSecret string `conf:"required,mask,help:shared secret the router presents to this region's services"`
+}
+
+// Validate checks what the tags cannot.
+func (s Service) Validate() error {
+	if _, err := residency.ParseRegion(s.Region); err != nil {
+		return fmt.Errorf("HAVEN_REGION: %w", err)
+	}
+	if len(s.EdgeSecret) < 16 {
+		return errors.New("HAVEN_EDGE_SECRET must be at least 16 characters")
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+// Package store opens a service's gorm database from a URL — PostgreSQL in
+// production and CI, pure-Go SQLite embedded — and applies the service's
+// versioned goose migrations, one set that runs on both.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	gormlogger "gorm.io/gorm/logger"
+)
+
+// Dialect names the SQL engine behind a DB.
+type Dialect string
+
+// The two engines Haven runs on.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// ErrUnsupportedURL is returned for a database URL of an unknown scheme.
+var ErrUnsupportedURL = errors.New("store: database URL must start with postgres://, postgresql:// or sqlite://")
+
+// DB is a service's database handle.
+type DB struct {
+	*gorm.DB
+	dialect Dialect
+}
+
+// Options configures Open.
+type Options struct {
+	Logger *slog.Logger
+	// Migrations holds the service's goose SQL files (NNNNN_name.sql) at its root.
+	Migrations fs.FS
+	// SlowQuery is the duration above which a query is logged (without SQL or values).
+	SlowQuery time.Duration
+}
+
+// Open connects to rawURL and migrates the schema to the latest version.
+//
+//	postgres://user@host:5432/db?sslmode=verify-full   (PGPASSWORD is honoured)
+//	sqlite:///absolute/path/file.db
+//	sqlite://relative/path/file.db
+func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SlowQuery == 0 {
+		o.SlowQuery = 500 * time.Millisecond
+	}
+	dialect, dialector, err := dialectorFor(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	gdb, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                                   &quietLogger{log: o.Logger, slow: o.SlowQuery},
+		NowFunc:                                  func() time.Time { return time.Now().UTC() },
+		TranslateError:                           true,
+		DisableForeignKeyConstraintWhenMigrating: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	if dialect == SQLite {
+		// One writer at a time is SQLite's model; BEGIN IMMEDIATE plus a busy
+		// timeout makes concurrent writers queue instead of failing.
+		sqlDB.SetMaxOpenConns(4)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(5)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	db := &DB{DB: gdb, dialect: dialect}
+	if err := db.Ping(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	if o.Migrations != nil {
+		if err := migrate(ctx, sqlDB, dialect, o.Migrations); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func dialectorFor(rawURL string) (Dialect, gorm.Dialector, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		if _, err := url.Parse(rawURL); err != nil {
+			return "", nil, fmt.Errorf("store: malformed postgres URL")
+		}
+		return Postgres, postgres.New(postgres.Config{DSN: rawURL}), nil
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		path, query, _ := strings.Cut(strings.TrimPrefix(rawURL, "sqlite://"), "?")
+		if path == "" {
+			return "", nil, fmt.Errorf("store: sqlite URL needs a file path")
+		}
+		params := []string{
+			"_pragma=busy_timeout(10000)",
+			"_pragma=journal_mode(WAL)",
+			"_pragma=foreign_keys(1)",
+			"_pragma=synchronous(NORMAL)",
+			"_txlock=immediate",
+		}
+		if query != "" {
+			params = append(params, query)
+		}
+		return SQLite, sqlite.Open(path + "?" + strings.Join(params, "&")), nil
+	default:
+		return "", nil, ErrUnsupportedURL
+	}
+}
+
+func migrate(ctx context.Context, sqlDB *sql.DB, dialect Dialect, fsys fs.FS) error {
+	gd := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if dialect == Postgres {
+		gd = goose.DialectPostgres
+		// Replicas starting together take turns instead of racing.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, sqlDB, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Dialect reports the engine.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Ping checks the connection; it is the store's readiness check.
+func (d *DB) Ping(ctx context.Context) error {
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connections.
+func (d *DB) Close() error {
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// quietLogger is gorm's logger without SQL text or bound values, which can
+// hold personal data. It reports errors and slow queries by duration only.
+type quietLogger struct {
+	log  *slog.Logger
+	slow time.Duration
+}
+
+func (l *quietLogger) LogMode(gormlogger.LogLevel) gormlogger.Interface { return l }
+func (l *quietLogger) Info(context.Context, string, ...any)             {}
+func (l *quietLogger) Warn(ctx context.Context, msg string, _ ...any) {
+	l.log.WarnContext(ctx, "gorm warning", slog.String("kind", msg))
+}
+func (l *quietLogger) Error(ctx context.Context, msg string, _ ...any) {
+	l.log.ErrorContext(ctx, "gorm error", slog.String("kind", msg))
+}
+func (l *quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	elapsed := time.Since(begin)
+	switch {
+	case err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, gorm.ErrDuplicatedKey):
+		l.log.WarnContext(ctx, "query failed", slog.Duration("duration", elapsed), slog.String("error_type", fmt.Sprintf("%T", err)))
+	case elapsed > l.slow:
+		_, rows := fc()
+		l.log.WarnContext(ctx, "slow query", slog.Duration("duration", elapsed), slog.Int64("rows", rows))
+	}
+}

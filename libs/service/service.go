@@ -1,0 +1,138 @@
+// Package service runs a regional Haven service the same way for all six:
+// telemetry, store (opened and migrated), Redis, the HTTP server with its
+// shared middleware and health endpoints, GET /v1/info, and an ordered
+// shutdown (stop accepting → drain → close workers → close stores).
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/havenhealth/haven/libs/config"
+	"github.com/havenhealth/haven/libs/httpjson"
+	"github.com/havenhealth/haven/libs/httpserver"
+	"github.com/havenhealth/haven/libs/redisclient"
+	"github.com/havenhealth/haven/libs/residency"
+	"github.com/havenhealth/haven/libs/store"
+	"github.com/havenhealth/haven/libs/telemetry"
+)
+
+// Spec describes one service binary.
+type Spec struct {
+	Name       string // identity, scheduling, ...
+	Version    string
+	Migrations fs.FS
+	// Register adds the service's routes to mux. It may return closers for
+	// workers it started; they run after the HTTP server has drained and
+	// before the stores close.
+	Register func(ctx context.Context, d Deps, mux *http.ServeMux) ([]io.Closer, error)
+	// LogOutput overrides where logs go (tests); stdout when nil.
+	LogOutput io.Writer
+}
+
+// Deps are the dependencies every service gets.
+type Deps struct {
+	Config     config.Service
+	Region     residency.Region
+	EdgeSecret []byte
+	Logger     *slog.Logger
+	Telemetry  *telemetry.Telemetry
+	DB         *store.DB
+	// Redis is nil when HAVEN_REDIS_URL is empty.
+	Redis *redis.Client
+}
+
+// Info is the body of GET /v1/info.
+type Info struct {
+	Service string `json:"service"`
+	Region  string `json:"region"`
+	Version string `json:"version"`
+}
+
+// Run starts the service and blocks until ctx is cancelled and everything
+// has shut down. ready, when not nil, receives the bound address once the
+// server accepts connections.
+func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr string)) (err error) {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	region, _ := residency.ParseRegion(cfg.Region)
+	tel, err := telemetry.Setup(ctx, telemetry.Options{
+		Service: spec.Name, Version: spec.Version, Region: cfg.Region, LogLevel: cfg.Log.Level, LogOutput: spec.LogOutput,
+	})
+	if err != nil {
+		return err
+	}
+	log := tel.Logger
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if serr := tel.Shutdown(sctx); serr != nil {
+			log.Warn("telemetry shutdown", slog.String("error", serr.Error()))
+		}
+	}()
+	log.Info("starting", slog.String("version", spec.Version), slog.String("config", config.String(&cfg)))
+
+	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: log, Migrations: spec.Migrations})
+	if err != nil {
+		return fmt.Errorf("%s store: %w", spec.Name, err)
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close store: %w", cerr))
+		}
+	}()
+
+	checks := []httpserver.Check{{Name: "database", Func: db.Ping}}
+	var rdb *redis.Client
+	if cfg.Redis.URL != "" {
+		rdb, err = redisclient.Open(ctx, cfg.Redis.URL, cfg.Redis.Password)
+		if err != nil {
+			return fmt.Errorf("%s redis: %w", spec.Name, err)
+		}
+		defer rdb.Close()
+		checks = append(checks, httpserver.Check{Name: "redis", Func: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+	}
+
+	deps := Deps{Config: cfg, Region: region, EdgeSecret: []byte(cfg.EdgeSecret), Logger: log, Telemetry: tel, DB: db, Redis: rdb}
+	mux := http.NewServeMux()
+	info := Info{Service: spec.Name, Region: cfg.Region, Version: spec.Version}
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) { httpjson.Write(w, http.StatusOK, info) })
+	var closers []io.Closer
+	if spec.Register != nil {
+		closers, err = spec.Register(ctx, deps, mux)
+		if err != nil {
+			return fmt.Errorf("%s setup: %w", spec.Name, err)
+		}
+	}
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			if cerr := closers[i].Close(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}
+	}()
+
+	srv := httpserver.New(mux, httpserver.Options{
+		HTTP: cfg.HTTP, Logger: log, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator, Checks: checks,
+	})
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(srv.Addr())
+	}
+	if err := srv.Run(ctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,5 @@
+package stack
+
+import "crypto/rand"
+
+var randRead = rand.Read

@@ -1,0 +1,16 @@
+// Command billing serves a region's invoices, payments, insurance policies and claims.
+package main
+
+import (
+	_ "time/tzdata" // IANA zones must resolve in a distroless image too
+
+	"github.com/havenhealth/haven/libs/service"
+	"github.com/havenhealth/haven/services/billing/migrations"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	service.Main(service.Spec{Name: "billing", Version: version, Migrations: migrations.FS})
+}

@@ -1,0 +1,16 @@
+// Command messaging serves a region's e-mail and SMS delivery and the communication log.
+package main
+
+import (
+	_ "time/tzdata" // IANA zones must resolve in a distroless image too
+
+	"github.com/havenhealth/haven/libs/service"
+	"github.com/havenhealth/haven/services/messaging/migrations"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	service.Main(service.Spec{Name: "messaging", Version: version, Migrations: migrations.FS})
+}

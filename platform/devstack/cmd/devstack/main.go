@@ -35,6 +35,7 @@ func run(ctx context.Context) error {
 	flag.StringVar(&o.BinDir, "bin", defaultBin, "directory holding the router and service binaries")
 	flag.StringVar(&o.TemporalBin, "temporal", filepath.Join(defaultBin, "temporal"), "Temporal CLI binary")
 	flag.BoolVar(&o.RandomPorts, "random-ports", false, "give every part a free port (the router too) instead of the fixed layout")
+	flag.IntVar(&o.SignupPerMinute, "signup-limit", 60, "sign-ups the router allows per client IP per minute")
 	verbose := flag.Bool("v", false, "log each part as it starts")
 	flag.Parse()
 

@@ -46,7 +46,10 @@ type Options struct {
 	TemporalBin string
 	// RandomPorts gives every part a free port instead of the fixed layout.
 	RandomPorts bool
-	Logger      *slog.Logger
+	// SignupPerMinute is the router's per-IP sign-up limit (60 when zero:
+	// one developer scripting sign-ups should not trip it).
+	SignupPerMinute int
+	Logger          *slog.Logger
 }
 
 // Region describes where one region's parts listen.
@@ -94,6 +97,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SignupPerMinute == 0 {
+		o.SignupPerMinute = 60
 	}
 	abs, err := filepath.Abs(o.DataDir)
 	if err != nil {
@@ -254,6 +260,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"HAVEN_REDIS_URL=redis://" + gr.Addr() + "/0",
 		"HAVEN_UPSTREAMS=" + strings.Join(upstreams, ","),
 		"HAVEN_EDGE_SECRETS=" + strings.Join(edgeSecrets, ","),
+		"HAVEN_SIGNUP_PER_MINUTE=" + strconv.Itoa(o.SignupPerMinute),
 	}
 	s.router, err = s.spawn("router", filepath.Join(o.BinDir, "router"), nil, routerEnv, filepath.Join(global, "logs", "router.log"))
 	if err != nil {

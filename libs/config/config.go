@@ -10,6 +10,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ardanlabs/conf/v3"
@@ -70,7 +71,21 @@ type Redis struct {
 
 // Kafka lists the region's brokers.
 type Kafka struct {
-	Brokers []string `conf:"help:comma-separated host:port list of the region's Kafka brokers"`
+	Brokers string `conf:"help:comma-separated host:port list of the region's Kafka brokers"`
+}
+
+// BrokerList splits Brokers.
+func (k Kafka) BrokerList() []string { return List(k.Brokers) }
+
+// List splits a comma-separated setting, dropping blanks.
+func List(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Vault locates the region's Vault.

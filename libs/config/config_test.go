@@ -27,7 +27,7 @@ func TestLoad_ReadsEnvironmentAndMasksSecrets(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "sydney", cfg.Region)
 	require.Equal(t, "127.0.0.1:8080", cfg.HTTP.Addr)
-	require.Equal(t, []string{"k0:9092", "k1:9092"}, cfg.Kafka.Brokers)
+	require.Equal(t, []string{"k0:9092", "k1:9092"}, cfg.Kafka.BrokerList())
 	require.Equal(t, "fallback", cfg.Extra)
 	require.NoError(t, cfg.Validate())
 
@@ -37,7 +37,7 @@ func TestLoad_ReadsEnvironmentAndMasksSecrets(t *testing.T) {
 	require.True(t, strings.Contains(printed, "sydney"))
 }
 
-func TestLoad_RequiresRegion(t *testing.T) {
+func TestLoad_EmptyRegionFailsValidation(t *testing.T) {
 	oldArgs := os.Args
 	os.Args = []string{"identity"}
 	t.Cleanup(func() { os.Args = oldArgs })
@@ -46,6 +46,9 @@ func TestLoad_RequiresRegion(t *testing.T) {
 	t.Setenv("HAVEN_REGION", "")
 	var cfg testConfig
 	_, err := Load(&cfg)
+	if err == nil {
+		err = cfg.Validate()
+	}
 	require.Error(t, err)
 }
 

@@ -45,7 +45,7 @@ type Config struct {
 	Upstreams       string        `conf:"required,help:comma-separated region/service=url for all four regions and six services"`
 	EdgeSecrets     string        `conf:"required,mask,help:comma-separated region=secret; each region's services verify it"`
 	SignupPerMinute int           `conf:"default:10,help:sign-ups allowed per client IP per minute"`
-	TrustedProxies  []string      `conf:"help:CIDRs of load balancers whose X-Forwarded-For is trusted"`
+	TrustedProxies  string        `conf:"help:CIDRs of load balancers whose X-Forwarded-For is trusted"`
 	ReconcileEvery  time.Duration `conf:"default:1m,help:how often half-made sign-ups are undone"`
 	Log             config.Log
 }
@@ -74,7 +74,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	trusted, err := upstreams.ParsePrefixes(cfg.TrustedProxies)
+	trusted, err := upstreams.ParsePrefixes(config.List(cfg.TrustedProxies))
 	if err != nil {
 		return err
 	}

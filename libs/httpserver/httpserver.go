@@ -61,7 +61,7 @@ func New(mux *http.ServeMux, o Options) *Server {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 
-	var h http.Handler = problemFallback(mux)
+	h := http.Handler(problemFallback(mux))
 	h = recoverer(o.Logger, h)
 	h = accessLog(o.Logger, mux, h)
 	h = requestID(h)

@@ -98,7 +98,7 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 		if err != nil {
 			return fmt.Errorf("%s redis: %w", spec.Name, err)
 		}
-		defer rdb.Close()
+		defer func() { _ = rdb.Close() }()
 		checks = append(checks, httpserver.Check{Name: "redis", Func: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 	}
 

@@ -39,7 +39,7 @@ func URL(t testing.TB) string {
 		t.Fatalf("storetest: create database: %v", err)
 	}
 	t.Cleanup(func() {
-		defer adminDB.Close()
+		defer func() { _ = adminDB.Close() }()
 		if err := adminDB.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)").Error; err != nil {
 			t.Errorf("storetest: drop database %s: %v", name, err)
 		}

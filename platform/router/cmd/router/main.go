@@ -95,12 +95,12 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("directory store: %w", err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	rdb, err := redisclient.Open(ctx, cfg.Redis.URL, cfg.Redis.Password)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 
 	dir := directory.New(db)
 	upstreamClient := &http.Client{Timeout: 20 * time.Second, Transport: http.DefaultTransport}

@@ -101,13 +101,13 @@ type Temporal struct {
 
 // Log configures the JSON logger.
 type Log struct {
-	Level string `conf:"default:info,help:debug, info, warn or error"`
+	Level string `conf:"default:info,help:debug | info | warn | error"`
 }
 
 // Service is the configuration every regional service shares. A service
 // embeds it in its own Config and adds what only it needs.
 type Service struct {
-	Region     string `conf:"required,help:montreal, portland, sydney or london"`
+	Region     string `conf:"required,help:montreal | portland | sydney | london"`
 	HTTP       HTTP
 	Database   Database
 	Redis      Redis

@@ -296,3 +296,10 @@ func (s *statusOnly) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// Routes is where handlers are registered; *http.ServeMux satisfies it, and
+// so does a recorder that checks routes against the OpenAPI contract.
+type Routes interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}

@@ -33,7 +33,7 @@ type Spec struct {
 	// Register adds the service's routes to mux. It may return closers for
 	// workers it started; they run after the HTTP server has drained and
 	// before the stores close.
-	Register func(ctx context.Context, d Deps, mux *http.ServeMux) ([]io.Closer, error)
+	Register func(ctx context.Context, d Deps, mux httpserver.Routes) ([]io.Closer, error)
 	// LogOutput overrides where logs go (tests); stdout when nil.
 	LogOutput io.Writer
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/httpjson"
+	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/libs/residency"
@@ -53,7 +54,7 @@ type API struct {
 }
 
 // Register adds the routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux httpserver.Routes) {
 	mux.HandleFunc("POST /v1/clinics", a.createClinic)
 	mux.HandleFunc("GET /v1/clinics/{slug}", a.getClinic)
 	proxy := &httputil.ReverseProxy{

@@ -16,6 +16,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/stretchr/testify/require"
 
+	"github.com/havenhealth/haven/libs/apispec"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/redisclient/redistest"
@@ -163,4 +164,10 @@ func TestClientIP(t *testing.T) {
 			require.Equal(t, tt.want, httpapi.ClientIP(r, trusted).String())
 		})
 	}
+}
+
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	rec := apispec.NewRecorder()
+	(&httpapi.API{}).Register(rec)
+	apispec.Check(t, "../../api/openapi.yaml", append([]string{"GET /healthz", "GET /readyz"}, rec.Patterns...))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"context"
 	"io"
-	"net/http"
 	_ "time/tzdata" // IANA zones must resolve in a distroless image too
 
+	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/service"
 	"github.com/havenhealth/haven/services/identity/internal/app"
 	"github.com/havenhealth/haven/services/identity/internal/httpapi"
@@ -17,12 +17,14 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	service.Main(service.Spec{
+func main() { service.Main(newSpec()) }
+
+func newSpec() service.Spec {
+	return service.Spec{
 		Name:       "identity",
 		Version:    version,
 		Migrations: migrations.FS,
-		Register: func(_ context.Context, d service.Deps, mux *http.ServeMux) ([]io.Closer, error) {
+		Register: func(_ context.Context, d service.Deps, mux httpserver.Routes) ([]io.Closer, error) {
 			api := &httpapi.API{
 				App:    app.New(store.New(d.DB), d.Region, nil),
 				Region: string(d.Region),
@@ -32,5 +34,5 @@ func main() {
 			api.Register(mux)
 			return nil, nil
 		},
-	})
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/httpjson"
+	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/services/identity/internal/app"
@@ -25,7 +26,7 @@ type API struct {
 }
 
 // Register adds identity's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux httpserver.Routes) {
 	router := func(h http.HandlerFunc) http.Handler { return edgeauth.RequireRouter(a.Secret, a.Region, h) }
 	clinic := func(h http.HandlerFunc) http.Handler { return edgeauth.Require(a.Secret, a.Region, h) }
 	mux.Handle("POST "+provisioning.Path, router(a.provision))

@@ -11,6 +11,8 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	service.Main(service.Spec{Name: "messaging", Version: version, Migrations: migrations.FS})
+func main() { service.Main(newSpec()) }
+
+func newSpec() service.Spec {
+	return service.Spec{Name: "messaging", Version: version, Migrations: migrations.FS}
 }

@@ -38,6 +38,17 @@ func Load(cfg any) (usage string, err error) {
 	return "", nil
 }
 
+// LoadOrHelp is Load for a main(): on --help it prints the usage and
+// reports done, so the caller simply returns.
+func LoadOrHelp(cfg any) (done bool, err error) {
+	usage, err := Load(cfg)
+	if errors.Is(err, ErrHelpWanted) {
+		fmt.Println(usage)
+		return true, nil
+	}
+	return false, err
+}
+
 // String renders cfg for a start-up log line, masking fields tagged mask
 // (and the password part of URLs in them).
 func String(cfg any) string {

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,12 +25,7 @@ func Main(spec Spec) {
 
 func run(ctx context.Context, spec Spec) error {
 	var cfg config.Service
-	usage, err := config.Load(&cfg)
-	if errors.Is(err, config.ErrHelpWanted) {
-		fmt.Println(usage)
-		return nil
-	}
-	if err != nil {
+	if done, err := config.LoadOrHelp(&cfg); done || err != nil {
 		return err
 	}
 	return Run(ctx, spec, cfg, nil)

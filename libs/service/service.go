@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -72,13 +71,7 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 		return err
 	}
 	log := tel.Logger
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if serr := tel.Shutdown(sctx); serr != nil {
-			log.Warn("telemetry shutdown", slog.String("error", serr.Error()))
-		}
-	}()
+	defer tel.Close()
 	log.Info("starting", slog.String("version", spec.Version), slog.String("config", config.String(&cfg)))
 
 	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: log, Migrations: spec.Migrations})

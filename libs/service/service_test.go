@@ -43,7 +43,7 @@ func TestRun_ServesInfoAndHealthThenStops(t *testing.T) {
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- service.Run(ctx, service.Spec{Name: "billing", Version: "v-test", Migrations: os.DirFS("testdata/migrations"), LogOutput: &logs},
+		done <- service.Run(ctx, service.Spec{Name: "billing", Version: "v-test", Migrations: os.DirFS("../store/testdata/migrations"), LogOutput: &logs},
 			cfg, func(addr string) { addrc <- addr })
 	}()
 	var addr string

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -99,6 +100,16 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 		errs = append(errs, f(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// Close flushes the providers within a few seconds, logging a failure; a
+// main defers it right after Setup.
+func (t *Telemetry) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		t.Logger.Warn("telemetry shutdown", slog.String("error", err.Error()))
+	}
 }
 
 // NewLogger returns the JSON logger every Haven binary writes with. Each

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -62,12 +61,7 @@ func main() {
 
 func run(ctx context.Context) error {
 	var cfg Config
-	usage, err := config.Load(&cfg)
-	if errors.Is(err, config.ErrHelpWanted) {
-		fmt.Println(usage)
-		return nil
-	}
-	if err != nil {
+	if done, err := config.LoadOrHelp(&cfg); done || err != nil {
 		return err
 	}
 	ups, err := upstreams.Parse(cfg.Upstreams, cfg.EdgeSecrets, httpapi.Services)
@@ -84,11 +78,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := tel.Logger
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		_ = tel.Shutdown(sctx)
-	}()
+	defer tel.Close()
 	log.Info("starting", slog.String("version", version), slog.String("config", config.String(&cfg)))
 
 	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: log, Migrations: migrations.FS})

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/havenhealth/haven/libs/config"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/platform/router/internal/httpapi"
 )
@@ -15,7 +16,7 @@ import (
 // region must have every service and a secret of at least 16 characters.
 func Parse(spec, secrets string, services []string) (map[residency.Region]map[string]httpapi.Upstream, error) {
 	sec := map[residency.Region][]byte{}
-	for _, kv := range splitList(secrets) {
+	for _, kv := range config.List(secrets) {
 		name, secret, ok := strings.Cut(kv, "=")
 		region, err := residency.ParseRegion(strings.TrimSpace(name))
 		if !ok || err != nil {
@@ -27,7 +28,7 @@ func Parse(spec, secrets string, services []string) (map[residency.Region]map[st
 		sec[region] = []byte(secret)
 	}
 	out := map[residency.Region]map[string]httpapi.Upstream{}
-	for _, kv := range splitList(spec) {
+	for _, kv := range config.List(spec) {
 		key, raw, ok := strings.Cut(kv, "=")
 		rname, svc, ok2 := strings.Cut(strings.TrimSpace(key), "/")
 		region, err := residency.ParseRegion(rname)
@@ -79,14 +80,4 @@ func ParsePrefixes(list []string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -61,6 +62,7 @@ func (a *API) Register(mux httpserver.Routes) {
 		Rewrite:      func(*httputil.ProxyRequest) {}, // replaced per request in forward
 		Transport:    otelhttp.NewTransport(a.transport()),
 		ErrorHandler: a.proxyError,
+		BufferPool:   bufferPool{},
 	}
 	mux.Handle("/c/{slug}/{service}/{rest...}", a.forward(proxy))
 }
@@ -159,6 +161,15 @@ func (a *API) forward(proxy *httputil.ReverseProxy) http.Handler {
 		p.ServeHTTP(w, r)
 	})
 }
+
+// bufferPool reuses the proxy's copy buffers instead of allocating 32 KiB
+// per request.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 func setPath(u *url.URL, escaped string) error {
 	path, err := url.PathUnescape(escaped)

@@ -36,7 +36,7 @@ type seen struct {
 	verifyErr                   error
 }
 
-func setup(t *testing.T, limit int) (http.Handler, *directory.Store, chan seen) {
+func setup(t testing.TB, limit int) (http.Handler, *directory.Store, chan seen) {
 	t.Helper()
 	dir := directory.New(storetest.Open(t, migrations.FS))
 	got := make(chan seen, 10)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/havenhealth/haven/libs/config"
 	"github.com/havenhealth/haven/libs/problem"
@@ -162,4 +164,24 @@ func TestServer_RunDrainsInFlightRequestsOnShutdown(t *testing.T) {
 	require.NoError(t, r.err)
 	require.True(t, strings.HasPrefix(r.body, "done"))
 	require.NoError(t, <-runErr)
+}
+
+func TestServer_SpansNameTheRouteAndCarryNoQueryValues(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/patients/{id}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	s := New(mux, Options{HTTP: config.HTTP{Addr: "127.0.0.1:0"}, Logger: slog.New(slog.DiscardHandler), TracerProvider: tp})
+
+	req := httptest.NewRequest(http.MethodGet, "/v1/patients/p-1?email=aroha%40example.org&phone=%2B6421555", nil)
+	s.srv.Handler.ServeHTTP(httptest.NewRecorder(), req)
+
+	spans := rec.Ended()
+	require.Len(t, spans, 1)
+	require.Equal(t, "GET /v1/patients/{id}", spans[0].Name())
+	for _, kv := range spans[0].Attributes() {
+		v := kv.Value.Emit()
+		require.NotContains(t, v, "example.org", "attribute %s", kv.Key)
+		require.NotContains(t, v, "6421555", "attribute %s", kv.Key)
+	}
 }

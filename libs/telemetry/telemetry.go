@@ -33,6 +33,9 @@ type Options struct {
 	LogLevel string // debug, info, warn, error
 	// LogOutput receives the JSON log lines; os.Stdout when nil.
 	LogOutput io.Writer
+	// SpanProcessors are added after the redacting processor (tests use a
+	// recorder here).
+	SpanProcessors []sdktrace.SpanProcessor
 }
 
 // Telemetry holds the providers a binary passes to its dependencies.
@@ -67,7 +70,11 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 	}
 
 	t := &Telemetry{Logger: logger}
-	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	// The redactor runs first so no exporter or processor sees a query string.
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res), sdktrace.WithSpanProcessor(redactProcessor{})}
+	for _, p := range o.SpanProcessors {
+		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
+	}
 	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res)}
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" {
 		te, err := otlptracehttp.New(ctx)

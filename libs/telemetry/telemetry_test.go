@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -45,4 +48,27 @@ func TestSetup_WithoutExporterStillTraces(t *testing.T) {
 	_, span := tel.TracerProvider.Tracer("test").Start(context.Background(), "op")
 	require.True(t, span.SpanContext().IsValid())
 	span.End()
+}
+
+func TestSetup_SpansNeverKeepQueryStrings(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tel, err := Setup(context.Background(), Options{Service: "router", LogOutput: &bytes.Buffer{}, SpanProcessors: []sdktrace.SpanProcessor{rec}})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tel.Shutdown(context.Background())) }()
+
+	_, span := tel.TracerProvider.Tracer("test").Start(context.Background(), "GET",
+		trace.WithAttributes(
+			attribute.String("url.full", "http://127.0.0.1:18200/v1/patients?name=Aroha&phone=%2B6421555"),
+			attribute.String("url.query", "name=Aroha"),
+			attribute.String("server.address", "127.0.0.1"),
+		))
+	span.End()
+
+	got := map[string]string{}
+	for _, kv := range rec.Ended()[0].Attributes() {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	require.Equal(t, "http://127.0.0.1:18200/v1/patients", got["url.full"])
+	require.Equal(t, "redacted", got["url.query"])
+	require.Equal(t, "127.0.0.1", got["server.address"])
 }

@@ -15,6 +15,7 @@ import (
 	_ "time/tzdata" // sign-up validates IANA zones, in a distroless image too
 
 	"github.com/go-redis/redis_rate/v10"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/havenhealth/haven/libs/config"
 	"github.com/havenhealth/haven/libs/httpserver"
@@ -93,7 +94,8 @@ func run(ctx context.Context) error {
 	defer func() { _ = rdb.Close() }()
 
 	dir := directory.New(db)
-	upstreamClient := &http.Client{Timeout: 20 * time.Second, Transport: http.DefaultTransport}
+	// Traced, so a sign-up shows as one trace from the router into the region.
+	upstreamClient := &http.Client{Timeout: 20 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport)}
 	regions := map[residency.Region]signup.Region{}
 	for region, svcs := range ups {
 		id := svcs["identity"]

@@ -180,7 +180,7 @@ func TestServer_SpansNameTheRouteAndCarryNoQueryValues(t *testing.T) {
 	require.Len(t, spans, 1)
 	require.Equal(t, "GET /v1/patients/{id}", spans[0].Name())
 	for _, kv := range spans[0].Attributes() {
-		v := kv.Value.Emit()
+		v := kv.Value.String()
 		require.NotContains(t, v, "example.org", "attribute %s", kv.Key)
 		require.NotContains(t, v, "6421555", "attribute %s", kv.Key)
 	}

@@ -17,7 +17,7 @@ import (
 
 // ServiceBaseRoutes are served by every regional service through
 // libs/httpserver and libs/service, whatever else it registers.
-var ServiceBaseRoutes = []string{"GET /healthz", "GET /readyz", "GET /v1/info"}
+var ServiceBaseRoutes = []string{"GET /healthz", "GET /readyz", "GET /v1/info", "GET /v1/principal"}
 
 // anyMethod is what a method-less mux pattern (the router's proxy) covers.
 var anyMethod = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}

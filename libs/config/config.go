@@ -127,6 +127,23 @@ type Service struct {
 	Temporal   Temporal
 	Log        Log
 	EdgeSecret string `conf:"required,mask,help:shared secret the router presents to this region's services"`
+	// PublicURL is the router's public base URL; the region's token issuer
+	// is PublicURL + "/r/" + region.
+	PublicURL string `conf:"default:http://localhost:8080,help:the router's public base URL (names the token issuer)"`
+	// IdentityURL is this region's identity service, whose JWKS verifies tokens.
+	IdentityURL string `conf:"help:the region's identity service base URL (its JWKS verifies tokens)"`
+	Dev         Dev
+}
+
+// Dev holds settings only the devstack uses.
+type Dev struct {
+	// Outbox is a directory where messages are written instead of sent.
+	Outbox string `conf:"help:development only: directory where e-mail and SMS are written instead of sent"`
+}
+
+// Issuer is the region's token issuer URL.
+func (s Service) Issuer() string {
+	return strings.TrimSuffix(s.PublicURL, "/") + "/r/" + s.Region
 }
 
 // Validate checks what the tags cannot.

@@ -47,6 +47,7 @@ func StripClientHeaders(h http.Header) {
 	h.Del(HeaderClinicID)
 	h.Del(HeaderRegion)
 	h.Del(HeaderSignature)
+	h.Del(HeaderClientIP)
 }
 
 // Sign sets the trusted headers on r and signs them with secret. clinicID
@@ -145,3 +146,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	problem.Write(w, r, problem.Unauthorized("this endpoint is only reachable through the Haven router"))
 }
+
+// HeaderClientIP carries the client address the router resolved (after its
+// trusted proxies). Only a router-signed request's copy is believed.
+const HeaderClientIP = "X-Haven-Client-IP"

@@ -12,12 +12,18 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/config"
+	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
+	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/redisclient"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/libs/store"
@@ -47,6 +53,26 @@ type Deps struct {
 	DB         *store.DB
 	// Redis is nil when HAVEN_REDIS_URL is empty.
 	Redis *redis.Client
+	// Sessions and Auth check bearer tokens against the region's JWKS and
+	// the session store; nil without Redis.
+	Sessions *authn.Sessions
+	Auth     *authn.Authenticator
+}
+
+// SessionPrefix namespaces the session keys in the region's Redis; identity
+// writes and every service reads them.
+const SessionPrefix = "haven:"
+
+// Authenticated wraps a clinic endpoint: router signature, then bearer
+// token and live session. Without an authenticator it answers 503.
+func (d Deps) Authenticated(h http.Handler) http.Handler {
+	inner := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.Unavailable("authentication is not configured (no Redis)"))
+	}))
+	if d.Auth != nil {
+		inner = d.Auth.Require(h)
+	}
+	return edgeauth.Require(d.EdgeSecret, string(d.Region), inner)
 }
 
 // Info is the body of GET /v1/info.
@@ -54,6 +80,17 @@ type Info struct {
 	Service string `json:"service"`
 	Region  string `json:"region"`
 	Version string `json:"version"`
+}
+
+// registerBase adds the routes every service has.
+func registerBase(mux httpserver.Routes, d Deps, info Info) {
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) { httpjson.Write(w, http.StatusOK, info) })
+	mux.Handle("GET /v1/principal", d.Authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := authn.PrincipalFrom(r.Context())
+		httpjson.Write(w, http.StatusOK, map[string]any{
+			"clinic_id": p.ClinicID, "user_id": p.UserID, "session_id": p.SessionID, "role": p.Role, "grants": p.Grants,
+		})
+	})))
 }
 
 // Run starts the service and blocks until ctx is cancelled and everything
@@ -96,9 +133,17 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 	}
 
 	deps := Deps{Config: cfg, Region: region, EdgeSecret: []byte(cfg.EdgeSecret), Logger: log, Telemetry: tel, DB: db, Redis: rdb}
+	if rdb != nil {
+		deps.Sessions = &authn.Sessions{Redis: rdb, Prefix: SessionPrefix}
+		var keys authn.KeySource = authn.StaticKeys(nil)
+		if cfg.IdentityURL != "" {
+			keys = &authn.JWKSCache{URL: strings.TrimSuffix(cfg.IdentityURL, "/") + "/.well-known/jwks.json",
+				HTTP: &http.Client{Timeout: 5 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport)}}
+		}
+		deps.Auth = &authn.Authenticator{Verifier: &authn.Verifier{Issuer: cfg.Issuer(), Keys: keys}, Sessions: deps.Sessions, Logger: log}
+	}
 	mux := http.NewServeMux()
-	info := Info{Service: spec.Name, Region: cfg.Region, Version: spec.Version}
-	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, _ *http.Request) { httpjson.Write(w, http.StatusOK, info) })
+	registerBase(mux, deps, Info{Service: spec.Name, Region: cfg.Region, Version: spec.Version})
 	var closers []io.Closer
 	if spec.Register != nil {
 		closers, err = spec.Register(ctx, deps, mux)
@@ -129,3 +174,7 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 	log.Info("stopped")
 	return nil
 }
+
+// RegisterBase adds the routes every service shares to mux, for route
+// listings such as the OpenAPI contract check.
+func RegisterBase(mux httpserver.Routes) { registerBase(mux, Deps{}, Info{}) }

@@ -66,7 +66,9 @@ type Region struct {
 
 // Manifest is written to <data>/devstack.json for tools and tests.
 type Manifest struct {
-	RouterURL string            `json:"router_url"`
+	RouterURL string `json:"router_url"`
+	// PublicURL names the token issuers: PublicURL/r/<region>.
+	PublicURL string            `json:"public_url"`
 	GlobalDir string            `json:"global_dir"`
 	Regions   map[string]Region `json:"regions"`
 	PID       int               `json:"pid"`
@@ -189,16 +191,45 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 	}
 
+	routerAddr := o.RouterAddr
+	if o.RandomPorts {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		routerAddr = "127.0.0.1:" + strconv.Itoa(p)
+	}
+	// Tokens name their issuer by the router's public URL. "localhost"
+	// rather than an IP address, because WebAuthn refuses IP addresses as
+	// relying-party ids.
+	_, routerPort, _ := net.SplitHostPort(routerAddr)
+	publicURL := "http://localhost:" + routerPort
+	s.Manifest.PublicURL = publicURL
+
+	// Identity listens on slot 0 of each region; every service of the region
+	// verifies tokens against its key set.
+	identityAddr := map[residency.Region]string{}
+	for i, region := range residency.Regions() {
+		port, err := ports.next(i, 0)
+		if err != nil {
+			return nil, err
+		}
+		identityAddr[region] = "127.0.0.1:" + strconv.Itoa(port)
+	}
+
 	var upstreams, edgeSecrets []string
 	for i, region := range residency.Regions() {
 		reg := s.Manifest.Regions[string(region)]
 		edgeSecrets = append(edgeSecrets, string(region)+"="+secrets[string(region)])
 		for j, svc := range Services {
-			port, err := ports.next(i, j)
-			if err != nil {
-				return nil, err
+			addr := identityAddr[region]
+			if svc != "identity" {
+				port, err := ports.next(i, j)
+				if err != nil {
+					return nil, err
+				}
+				addr = "127.0.0.1:" + strconv.Itoa(port)
 			}
-			addr := "127.0.0.1:" + strconv.Itoa(port)
 			env := []string{
 				"HAVEN_REGION=" + string(region),
 				"HAVEN_HTTP_ADDR=" + addr,
@@ -209,6 +240,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				"HAVEN_TEMPORAL_ADDRESS=" + reg.Temporal,
 				"HAVEN_TEMPORAL_NAMESPACE=" + reg.TemporalNamespace,
 				"HAVEN_EDGE_SECRET=" + secrets[string(region)],
+				"HAVEN_PUBLIC_URL=" + publicURL,
+				"HAVEN_IDENTITY_URL=http://" + identityAddr[region],
+				// Messages (sign-in codes, resets, invitations) land in the
+				// region's own directory until the messaging service exists.
+				"HAVEN_DEV_OUTBOX=" + filepath.Join(reg.Dir, "outbox"),
 			}
 			c, err := s.spawn(string(region)+"/"+svc, filepath.Join(o.BinDir, svc), nil, env,
 				filepath.Join(reg.Dir, "logs", svc+".log"))
@@ -245,14 +281,6 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("router redis: %w", err)
 	}
 	s.redises = append(s.redises, gr)
-	routerAddr := o.RouterAddr
-	if o.RandomPorts {
-		p, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		routerAddr = "127.0.0.1:" + strconv.Itoa(p)
-	}
 	routerEnv := []string{
 		"HAVEN_HTTP_ADDR=" + routerAddr,
 		"HAVEN_HTTP_SHUTDOWN_TIMEOUT=2s",
@@ -261,6 +289,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"HAVEN_UPSTREAMS=" + strings.Join(upstreams, ","),
 		"HAVEN_EDGE_SECRETS=" + strings.Join(edgeSecrets, ","),
 		"HAVEN_SIGNUP_PER_MINUTE=" + strconv.Itoa(o.SignupPerMinute),
+		"HAVEN_PUBLIC_URL=" + publicURL,
 	}
 	s.router, err = s.spawn("router", filepath.Join(o.BinDir, "router"), nil, routerEnv, filepath.Join(global, "logs", "router.log"))
 	if err != nil {

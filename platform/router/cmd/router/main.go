@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // sign-up validates IANA zones, in a distroless image too
@@ -17,6 +18,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/config"
 	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/provisioning"
@@ -47,6 +49,7 @@ type Config struct {
 	SignupPerMinute int           `conf:"default:10,help:sign-ups allowed per client IP per minute"`
 	TrustedProxies  string        `conf:"help:CIDRs of load balancers whose X-Forwarded-For is trusted"`
 	ReconcileEvery  time.Duration `conf:"default:1m,help:how often half-made sign-ups are undone"`
+	PublicURL       string        `conf:"default:http://localhost:8080,help:this router's public base URL; each region's token issuer is PUBLIC_URL/r/REGION"`
 	Log             config.Log
 }
 
@@ -97,15 +100,20 @@ func run(ctx context.Context) error {
 	// Traced, so a sign-up shows as one trace from the router into the region.
 	upstreamClient := &http.Client{Timeout: 20 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport)}
 	regions := map[residency.Region]signup.Region{}
+	verifiers := map[residency.Region]*authn.Verifier{}
 	for region, svcs := range ups {
 		id := svcs["identity"]
 		regions[region] = &provisioning.Client{BaseURL: id.URL.String(), Region: string(region), Secret: id.Secret, HTTP: upstreamClient}
+		verifiers[region] = &authn.Verifier{
+			Issuer: strings.TrimSuffix(cfg.PublicURL, "/") + "/r/" + string(region),
+			Keys:   &authn.JWKSCache{URL: strings.TrimSuffix(id.URL.String(), "/") + "/.well-known/jwks.json", HTTP: upstreamClient},
+		}
 	}
 	signups := &signup.Service{Directory: dir, Regions: regions, Logger: log, StaleAfter: 2 * time.Minute, KeyTTL: 24 * time.Hour}
 	api := &httpapi.API{
 		SignUp: signups, Directory: dir, Upstreams: ups,
 		Limiter: redis_rate.NewLimiter(rdb), SignupLimit: redis_rate.PerMinute(cfg.SignupPerMinute), LimitPrefix: "haven:router:",
-		TrustedProxies: trusted, Logger: log,
+		TrustedProxies: trusted, Logger: log, Verifiers: verifiers,
 	}
 	mux := http.NewServeMux()
 	api.Register(mux)

@@ -18,6 +18,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
@@ -52,6 +53,9 @@ type API struct {
 	TrustedProxies []netip.Prefix
 	Transport      http.RoundTripper
 	Logger         *slog.Logger
+	// Verifiers check bearer tokens per home region: a token must be issued
+	// by the clinic's home region, for that clinic. Nil: not checked here.
+	Verifiers map[residency.Region]*authn.Verifier
 }
 
 // Register adds the routes to mux.
@@ -65,6 +69,61 @@ func (a *API) Register(mux httpserver.Routes) {
 		BufferPool:   bufferPool{},
 	}
 	mux.Handle("/c/{slug}/{service}/{rest...}", a.forward(proxy))
+	mux.Handle("GET /r/{region}/.well-known/{doc}", a.wellKnown(proxy))
+}
+
+// wellKnown serves each region's OpenID Connect discovery document and key
+// set under its issuer URL, {public URL}/r/{region}, from that region's
+// identity service.
+func (a *API) wellKnown(proxy *httputil.ReverseProxy) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		region, err := residency.ParseRegion(r.PathValue("region"))
+		doc := r.PathValue("doc")
+		up, ok := a.Upstreams[region]["identity"]
+		if err != nil || !ok || (doc != "openid-configuration" && doc != "jwks.json") {
+			problem.Write(w, r, problem.NotFound("no such document"))
+			return
+		}
+		p := *proxy
+		p.Rewrite = func(pr *httputil.ProxyRequest) {
+			out := pr.Out
+			out.URL.Scheme, out.URL.Host, out.Host = up.URL.Scheme, up.URL.Host, up.URL.Host
+			out.URL.Path, out.URL.RawPath, out.URL.RawQuery = strings.TrimSuffix(up.URL.Path, "/")+"/.well-known/"+doc, "", ""
+			edgeauth.StripClientHeaders(out.Header)
+			out.Header.Del("Authorization")
+		}
+		p.ServeHTTP(w, r)
+	})
+}
+
+// checkToken refuses a bearer token that was not issued by the clinic's home
+// region for this clinic. Requests without a token pass (sign-in is public);
+// the service still verifies the token and the session itself.
+func (a *API) checkToken(w http.ResponseWriter, r *http.Request, e directory.Entry) bool {
+	if a.Verifiers == nil {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return true
+	}
+	scheme, token, _ := strings.Cut(h, " ")
+	v := a.Verifiers[e.Region]
+	if !strings.EqualFold(scheme, "Bearer") || token == "" || v == nil {
+		writeBadToken(w, r)
+		return false
+	}
+	claims, err := v.Verify(r.Context(), strings.TrimSpace(token))
+	if err != nil || claims.ClinicID != e.ID {
+		writeBadToken(w, r)
+		return false
+	}
+	return true
+}
+
+func writeBadToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	problem.Write(w, r, problem.Unauthorized("the token was not issued for this clinic by its home region"))
 }
 
 func (a *API) transport() http.RoundTripper {
@@ -142,6 +201,10 @@ func (a *API) forward(proxy *httputil.ReverseProxy) http.Handler {
 			problem.Write(w, r, problem.NotFound("no such service"))
 			return
 		}
+		if !a.checkToken(w, r, e) {
+			return
+		}
+		clientIP := ClientIP(r, a.TrustedProxies).String()
 		// The rest of the path, still escaped as the client sent it.
 		rest := strings.TrimPrefix(r.URL.EscapedPath(), "/c/"+slug+"/"+svc)
 		if rest == "" {
@@ -157,6 +220,7 @@ func (a *API) forward(proxy *httputil.ReverseProxy) http.Handler {
 			}
 			pr.SetXForwarded()
 			edgeauth.Sign(out, up.Secret, e.ID, string(e.Region), time.Now())
+			out.Header.Set(edgeauth.HeaderClientIP, clientIP)
 		}
 		p.ServeHTTP(w, r)
 	})

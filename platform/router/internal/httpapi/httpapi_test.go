@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/havenhealth/haven/libs/apispec"
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/redisclient/redistest"
@@ -170,4 +171,62 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	rec := apispec.NewRecorder()
 	(&httpapi.API{}).Register(rec)
 	apispec.Check(t, "../../api/openapi.yaml", append([]string{"GET /healthz", "GET /readyz"}, rec.Patterns...))
+}
+
+func TestProxy_RefusesTokensFromAnotherRegionOrClinic(t *testing.T) {
+	_, dir, _ := setup(t, 10)
+	ctx := context.Background()
+	require.NoError(t, dir.Reserve(ctx, directory.Entry{ID: "syd-1", Slug: "harbour", Region: residency.Sydney, Status: directory.StatusActive, CreatedAt: time.Now()}))
+	require.NoError(t, dir.Reserve(ctx, directory.Entry{ID: "syd-2", Slug: "bondi", Region: residency.Sydney, Status: directory.StatusActive, CreatedAt: time.Now()}))
+	require.NoError(t, dir.Reserve(ctx, directory.Entry{ID: "lon-1", Slug: "thames", Region: residency.London, Status: directory.StatusActive, CreatedAt: time.Now()}))
+
+	keys := map[residency.Region]authn.Key{}
+	verifiers := map[residency.Region]*authn.Verifier{}
+	for _, r := range residency.Regions() {
+		k, err := authn.GenerateKey(time.Now())
+		require.NoError(t, err)
+		keys[r] = k
+		verifiers[r] = &authn.Verifier{Issuer: "http://localhost:8080/r/" + string(r), Keys: authn.StaticKeys{k}}
+	}
+	token := func(region residency.Region, clinic string) string {
+		s := &authn.Signer{Key: keys[region], Issuer: "http://localhost:8080/r/" + string(region)}
+		tok, _, err := s.Sign(authn.Claims{Subject: "u1", ClinicID: clinic, SessionID: "s1", Role: "owner"})
+		require.NoError(t, err)
+		return tok
+	}
+	mux := routerWithVerifiers(t, dir, verifiers)
+	call := func(path, tok string) int {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	require.Equal(t, http.StatusTeapot, call("/c/harbour/identity/v1/me", token(residency.Sydney, "syd-1")), "home region, own clinic")
+	require.Equal(t, http.StatusTeapot, call("/c/harbour/identity/v1/sessions", ""), "no token: public endpoints pass")
+	require.Equal(t, http.StatusUnauthorized, call("/c/thames/identity/v1/me", token(residency.Sydney, "syd-1")), "Sydney token on a London clinic")
+	require.Equal(t, http.StatusUnauthorized, call("/c/thames/identity/v1/me", token(residency.Sydney, "lon-1")), "Sydney-issued token naming the London clinic")
+	require.Equal(t, http.StatusUnauthorized, call("/c/bondi/identity/v1/me", token(residency.Sydney, "syd-1")), "token for another clinic of the same region")
+	require.Equal(t, http.StatusUnauthorized, call("/c/harbour/identity/v1/me", "garbage"), "malformed token")
+}
+
+// routerWithVerifiers builds the router's API with token checking on.
+func routerWithVerifiers(t *testing.T, dir *directory.Store, verifiers map[residency.Region]*authn.Verifier) *http.ServeMux {
+	t.Helper()
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
+	t.Cleanup(upstream.Close)
+	u, _ := url.Parse(upstream.URL)
+	ups := map[residency.Region]map[string]httpapi.Upstream{}
+	for _, r := range residency.Regions() {
+		ups[r] = map[string]httpapi.Upstream{}
+		for _, s := range httpapi.Services {
+			ups[r][s] = httpapi.Upstream{URL: u, Secret: []byte(string(r) + "-secret-0123456789")}
+		}
+	}
+	api := &httpapi.API{Directory: dir, Upstreams: ups, Logger: slog.New(slog.DiscardHandler), Verifiers: verifiers}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	return mux
 }

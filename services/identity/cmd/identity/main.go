@@ -1,15 +1,26 @@
-// Command identity serves a region's clinics, accounts and sign-in.
+// Command identity serves a region's clinics, accounts, sign-in, sessions
+// and token signing keys.
 package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	_ "time/tzdata" // IANA zones must resolve in a distroless image too
 
+	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/service"
 	"github.com/havenhealth/haven/services/identity/internal/app"
 	"github.com/havenhealth/haven/services/identity/internal/httpapi"
+	"github.com/havenhealth/haven/services/identity/internal/mfa"
+	"github.com/havenhealth/haven/services/identity/internal/notify"
 	"github.com/havenhealth/haven/services/identity/internal/store"
 	"github.com/havenhealth/haven/services/identity/migrations"
 )
@@ -20,19 +31,62 @@ var version = "dev"
 func main() { service.Main(newSpec()) }
 
 func newSpec() service.Spec {
-	return service.Spec{
-		Name:       "identity",
-		Version:    version,
-		Migrations: migrations.FS,
-		Register: func(_ context.Context, d service.Deps, mux httpserver.Routes) ([]io.Closer, error) {
-			api := &httpapi.API{
-				App:    app.New(store.New(d.DB), d.Region, nil),
-				Region: string(d.Region),
-				Secret: d.EdgeSecret,
-				Logger: d.Logger,
-			}
-			api.Register(mux)
-			return nil, nil
-		},
+	return service.Spec{Name: "identity", Version: version, Migrations: migrations.FS, Register: register}
+}
+
+func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.Closer, error) {
+	appDeps := app.Deps{
+		Region: d.Region, Issuer: d.Config.Issuer(), PublicURL: d.Config.PublicURL,
+		CodeKey: deriveKey(d.EdgeSecret, "identity two-step codes"), Logger: d.Logger,
 	}
+	if d.Sessions != nil {
+		appDeps.Sessions = d.Sessions
+	}
+	if d.Redis != nil {
+		appDeps.Lockout = &store.Lockout{Redis: d.Redis, Prefix: service.SessionPrefix}
+	}
+	if d.Config.Dev.Outbox != "" {
+		appDeps.Notifier = &notify.Outbox{Dir: d.Config.Dev.Outbox}
+	}
+	if u, err := url.Parse(d.Config.PublicURL); err == nil && u.Hostname() != "" {
+		w, err := mfa.NewWebAuthn(u.Hostname(), "Haven", []string{u.Scheme + "://" + u.Host})
+		if err != nil {
+			d.Logger.Warn("passkeys disabled", slog.String("error", err.Error()))
+		} else {
+			appDeps.WebAuthn = w
+		}
+	}
+	api := &httpapi.API{Region: string(d.Region), Secret: d.EdgeSecret, Auth: d.Auth, Logger: d.Logger}
+	if d.DB != nil && d.Auth != nil {
+		// Identity verifies tokens against its own keys, not its own JWKS
+		// over the network.
+		api.Auth = &authn.Authenticator{Verifier: &authn.Verifier{Issuer: d.Config.Issuer()}, Sessions: d.Sessions, Logger: d.Logger}
+	}
+	if d.DB != nil {
+		appDeps.Store = store.New(d.DB)
+		a := app.New(appDeps)
+		if err := a.LoadKeys(ctx); err != nil {
+			return nil, err
+		}
+		if err := a.BackfillEmailLookups(ctx); err != nil {
+			return nil, fmt.Errorf("backfill e-mail lookups: %w", err)
+		}
+		api.App = a
+		if api.Auth != nil {
+			api.Auth.Verifier.Keys = a.KeySource()
+		}
+	}
+	if d.Redis != nil {
+		api.Limiter, api.SignInLimit, api.LimitPrefix = redis_rate.NewLimiter(d.Redis), redis_rate.PerMinute(30), service.SessionPrefix
+	}
+	api.Register(mux)
+	return nil, nil
+}
+
+// deriveKey derives a purpose-bound key from the region's edge secret, so a
+// server-side key exists without another secret to provision.
+func deriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

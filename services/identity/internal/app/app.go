@@ -1,126 +1,112 @@
-// Package app holds identity's use cases. It owns the Store interface it
-// needs; internal/store implements it.
+// Package app holds identity's use cases. It owns the ports it needs
+// (ports.go); internal/store implements them.
 package app
 
 import (
-	"context"
-	"errors"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
-	"github.com/havenhealth/haven/libs/password"
+	"github.com/havenhealth/haven/libs/authn"
+	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/problem"
-	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
+	"github.com/havenhealth/haven/services/identity/internal/mfa"
 )
-
-// Store is what the use cases need from persistence.
-type Store interface {
-	// CreateClinicWithOwner stores both in one transaction. A clinic id or
-	// slug that exists already is domain.ErrConflict.
-	CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User) error
-	Clinic(ctx context.Context, id string) (domain.Clinic, error)
-	Owner(ctx context.Context, clinicID string) (domain.User, error)
-	// DeleteClinic removes a clinic and its users.
-	DeleteClinic(ctx context.Context, id string) error
-}
 
 // ValidationError lists invalid fields by name, never by value.
 type ValidationError struct{ Fields []problem.FieldError }
 
 func (e *ValidationError) Error() string { return fmt.Sprintf("%d invalid fields", len(e.Fields)) }
 
+func invalid(field, reason string) error {
+	return &ValidationError{Fields: []problem.FieldError{{Field: field, Reason: reason}}}
+}
+
+// Deps are the App's collaborators.
+type Deps struct {
+	Store    Store
+	Sessions Sessions
+	Lockout  Lockout
+	Notifier Notifier
+	Region   residency.Region
+	// Issuer names the region in tokens: {public URL}/r/{region}.
+	Issuer string
+	// PublicURL is the router's public base URL, for links in messages.
+	PublicURL string
+	// CodeKey keys the hashes of one-time codes.
+	CodeKey  []byte
+	WebAuthn *mfa.WebAuthn
+	// TokenTTL is the access tokens' lifetime (10 minutes by default).
+	TokenTTL time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
 // App is identity's application layer for one region.
 type App struct {
-	store  Store
-	region residency.Region
-	now    func() time.Time
+	d     Deps
+	codes mfa.CodeHasher
+
+	keyMu  sync.RWMutex
+	keys   []authn.Key
+	signer *authn.Signer
 }
 
-// New returns the application layer. now may be nil for the wall clock.
-func New(s Store, region residency.Region, now func() time.Time) *App {
-	if now == nil {
-		now = func() time.Time { return time.Now().UTC() }
+// New returns the application layer.
+func New(d Deps) *App {
+	if d.Now == nil {
+		d.Now = func() time.Time { return time.Now().UTC() }
 	}
-	return &App{store: s, region: region, now: now}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.TokenTTL == 0 {
+		d.TokenTTL = 10 * time.Minute
+	}
+	return &App{d: d, codes: mfa.CodeHasher{Key: d.CodeKey}}
 }
 
-// Provisioned is the outcome of a provisioning.
-type Provisioned struct {
-	Clinic  domain.Clinic
-	OwnerID string
-	// Created is false when an identical earlier provisioning was found.
-	Created bool
+func (a *App) now() time.Time { return a.d.Now().UTC() }
+
+// EmailLookup is the keyed hash that finds an account by e-mail without
+// searching the e-mail itself.
+func EmailLookup(clinicKey []byte, normalizedEmail string) string {
+	m := hmac.New(sha256.New, clinicKey)
+	m.Write([]byte("email\x00" + normalizedEmail))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Provision creates the clinic's regional record and its owner account. It
-// is idempotent by clinic id: a retry of the same request returns the
-// clinic that exists; a different clinic with that id or slug is a
-// conflict. The clinic's country must belong to this region.
-func (a *App) Provision(ctx context.Context, req provisioning.Clinic) (Provisioned, error) {
-	region, bad := req.Validate()
-	if _, err := uuid.Parse(req.ID); err != nil {
-		bad = append(bad, problem.FieldError{Field: "id", Reason: "must be a UUID"})
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // cannot happen on supported platforms
 	}
-	if len(bad) == 0 && region != a.region {
-		bad = append(bad, problem.FieldError{Field: "country", Reason: "belongs to another region"})
-	}
-	if len(bad) > 0 {
-		return Provisioned{}, &ValidationError{Fields: bad}
-	}
-	now := a.now()
-	c := domain.Clinic{ID: req.ID, Slug: req.Slug, Name: req.Name, Country: req.Country, TimeZone: req.TimeZone, CreatedAt: now}
-
-	existing, err := a.store.Clinic(ctx, c.ID)
-	switch {
-	case err == nil:
-		if !existing.SameClinic(c) {
-			return Provisioned{}, fmt.Errorf("clinic %s exists with other details: %w", c.ID, domain.ErrConflict)
-		}
-		o, err := a.store.Owner(ctx, c.ID)
-		if err != nil {
-			return Provisioned{}, fmt.Errorf("owner of clinic %s: %w", c.ID, err)
-		}
-		return Provisioned{Clinic: existing, OwnerID: o.ID}, nil
-	case !errors.Is(err, domain.ErrNotFound):
-		return Provisioned{}, fmt.Errorf("look up clinic %s: %w", c.ID, err)
-	}
-
-	hash, err := password.Hash(req.Owner.Password)
-	if err != nil {
-		return Provisioned{}, fmt.Errorf("hash owner password: %w", err)
-	}
-	owner := domain.User{
-		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: c.ID, Name: req.Owner.Name, Email: req.Owner.Email,
-		PasswordHash: hash, Role: domain.RoleOwner, Status: domain.UserActive, CreatedAt: now,
-	}
-	if err := a.store.CreateClinicWithOwner(ctx, c, owner); err != nil {
-		return Provisioned{}, fmt.Errorf("provision clinic %s: %w", c.ID, err)
-	}
-	return Provisioned{Clinic: c, OwnerID: owner.ID, Created: true}, nil
+	return b
 }
 
-// Clinic returns the regional clinic record.
-func (a *App) Clinic(ctx context.Context, id string) (domain.Clinic, error) {
-	return a.store.Clinic(ctx, id)
+// hashToken is how single-use tokens are stored.
+func hashToken(t string) string {
+	s := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(s[:])
 }
 
-// UndoProvision removes a clinic the router provisioned moments ago and
-// then failed to record (its sign-up compensation). Older clinics are
-// refused: only the closure process may remove a real clinic.
-func (a *App) UndoProvision(ctx context.Context, id string) error {
-	c, err := a.store.Clinic(ctx, id)
-	if errors.Is(err, domain.ErrNotFound) {
-		return nil // already gone: undo is idempotent
+// authorize applies libs/authz for an action on the clinic's own resources.
+func authorize(actor authz.Principal, action authz.Action, res authz.Resource) error {
+	if res.ClinicID == "" {
+		res.ClinicID = actor.ClinicID
 	}
-	if err != nil {
-		return err
+	if d := authz.Decide(actor, action, res); !d.Allow {
+		return fmt.Errorf("%s: %s: %w", action, d.Reason, domain.ErrForbidden)
 	}
-	if a.now().Sub(c.CreatedAt) > domain.ProvisionUndoWindow {
-		return fmt.Errorf("clinic %s: %w", id, domain.ErrTooLate)
-	}
-	return a.store.DeleteClinic(ctx, id)
+	return nil
 }
+
+func trimmed(s string) string { return strings.TrimSpace(s) }

@@ -2,135 +2,474 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/havenhealth/haven/libs/authn"
+	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/password"
 	"github.com/havenhealth/haven/libs/provisioning"
+	"github.com/havenhealth/haven/libs/redisclient/redistest"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/libs/store/storetest"
 	"github.com/havenhealth/haven/services/identity/internal/app"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
+	"github.com/havenhealth/haven/services/identity/internal/mfa"
 	"github.com/havenhealth/haven/services/identity/internal/store"
 	"github.com/havenhealth/haven/services/identity/migrations"
 )
 
-type clock struct{ t time.Time }
+const (
+	ownerPassword = "a perfectly long passphrase"
+	origin        = "http://localhost:8080"
+)
 
-func (c *clock) now() time.Time { return c.t }
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func newApp(t *testing.T) (*app.App, *store.Store, *clock) {
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
+
+// inbox records what would be delivered; it stands in for the messaging
+// service, which does not exist yet.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []app.Message
+}
+
+func (i *inbox) Send(_ context.Context, m app.Message) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.msgs = append(i.msgs, m)
+	return nil
+}
+
+func (i *inbox) last(t *testing.T, purpose string) app.Message {
 	t.Helper()
-	s := store.New(storetest.Open(t, migrations.FS))
-	clk := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
-	return app.New(s, residency.Sydney, clk.now), s, clk
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	for j := len(i.msgs) - 1; j >= 0; j-- {
+		if i.msgs[j].Purpose == purpose {
+			return i.msgs[j]
+		}
+	}
+	t.Fatalf("no %s message sent", purpose)
+	return app.Message{}
+}
+
+type fixture struct {
+	app      *app.App
+	store    *store.Store
+	sessions *authn.Sessions
+	clock    *clock
+	inbox    *inbox
+	clinicID string
+	ownerID  string
+	owner    authz.Principal
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	rdb, prefix := redistest.New(t)
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	st := store.New(storetest.Open(t, migrations.FS))
+	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: clk.now}
+	wa, err := mfa.NewWebAuthn("localhost", "Haven", []string{origin})
+	require.NoError(t, err)
+	in := &inbox{}
+	a := app.New(app.Deps{
+		Store: st, Sessions: sessions, Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Notifier: in,
+		Region: residency.Sydney, Issuer: origin + "/r/sydney", PublicURL: origin,
+		CodeKey: []byte(strings.Repeat("k", 32)), WebAuthn: wa, Now: clk.now,
+	})
+	require.NoError(t, a.LoadKeys(context.Background()))
+	f := &fixture{app: a, store: st, sessions: sessions, clock: clk, inbox: in}
+	f.clinicID = uuid.NewString()
+	res, err := a.Provision(context.Background(), nz(f.clinicID, "harbour"))
+	require.NoError(t, err)
+	f.ownerID = res.OwnerID
+	f.owner = f.signIn(t, "aroha@example.org", ownerPassword)
+	return f
 }
 
 func nz(id, slug string) provisioning.Clinic {
 	return provisioning.Clinic{ID: id, Slug: slug, Name: "Harbour Physio", Country: "NZ", TimeZone: "Pacific/Auckland",
-		Owner: provisioning.Owner{Name: "Aroha Ngata", Email: "aroha@example.org", Password: "a perfectly long passphrase"}}
+		Owner: provisioning.Owner{Name: "Aroha Ngata", Email: "aroha@example.org", Password: ownerPassword}}
 }
 
-func TestProvision_CreatesClinicAndOwnerWithHashedPassword(t *testing.T) {
-	a, s, _ := newApp(t)
-	ctx := context.Background()
-	id := uuid.NewString()
-	res, err := a.Provision(ctx, nz(id, "harbour"))
+// principalOf turns a token into the principal the middleware would build.
+func (f *fixture) principalOf(t *testing.T, tok app.Token) authz.Principal {
+	t.Helper()
+	v := &authn.Verifier{Issuer: origin + "/r/sydney", Keys: f.app.KeySource(), Now: f.clock.now}
+	c, err := v.Verify(context.Background(), tok.AccessToken)
 	require.NoError(t, err)
-	require.True(t, res.Created)
-
-	c, err := s.Clinic(ctx, id)
+	s, err := f.sessions.Touch(context.Background(), c.ClinicID, c.SessionID)
 	require.NoError(t, err)
-	require.Equal(t, "harbour", c.Slug)
-	owner, err := s.Owner(ctx, id)
-	require.NoError(t, err)
-	require.Equal(t, res.OwnerID, owner.ID)
-	require.Equal(t, domain.RoleOwner, owner.Role)
-	require.NotContains(t, owner.PasswordHash, "passphrase")
-	ok, _, err := password.Verify("a perfectly long passphrase", owner.PasswordHash)
-	require.NoError(t, err)
-	require.True(t, ok)
+	return authz.Principal{ClinicID: s.ClinicID, UserID: s.UserID, SessionID: s.ID, Role: s.Role, Grants: s.Grants}
 }
 
-func TestProvision_IsIdempotentByClinicID(t *testing.T) {
-	a, _, _ := newApp(t)
-	ctx := context.Background()
-	id := uuid.NewString()
-	first, err := a.Provision(ctx, nz(id, "harbour"))
+func (f *fixture) signIn(t *testing.T, email, pw string) authz.Principal {
+	t.Helper()
+	res, err := f.app.SignIn(context.Background(), f.clinicID, email, pw, app.RequestMeta{IP: "203.0.113.5", UserAgent: "test"})
 	require.NoError(t, err)
-	again, err := a.Provision(ctx, nz(id, "harbour"))
+	require.NotNil(t, res.Token, "expected a token, got a 2-step challenge")
+	return f.principalOf(t, *res.Token)
+}
+
+func (f *fixture) sessionAlive(p authz.Principal) bool {
+	_, err := f.sessions.Touch(context.Background(), p.ClinicID, p.SessionID)
+	return err == nil
+}
+
+func TestProvision_IsIdempotentAndChecksRegion(t *testing.T) {
+	f := newFixture(t)
+	again, err := f.app.Provision(context.Background(), nz(f.clinicID, "harbour"))
 	require.NoError(t, err)
 	require.False(t, again.Created)
-	require.Equal(t, first.OwnerID, again.OwnerID)
-}
+	require.Equal(t, f.ownerID, again.OwnerID)
 
-func TestProvision_Conflicts(t *testing.T) {
-	a, _, _ := newApp(t)
-	ctx := context.Background()
-	id := uuid.NewString()
-	_, err := a.Provision(ctx, nz(id, "harbour"))
-	require.NoError(t, err)
-
-	changed := nz(id, "harbour")
-	changed.Name = "Another Clinic"
-	_, err = a.Provision(ctx, changed)
-	require.ErrorIs(t, err, domain.ErrConflict, "same id, other details")
-
-	_, err = a.Provision(ctx, nz(uuid.NewString(), "harbour"))
+	other := nz(uuid.NewString(), "harbour")
+	_, err = f.app.Provision(context.Background(), other)
 	require.ErrorIs(t, err, domain.ErrConflict, "slug taken by another clinic")
-}
 
-func TestProvision_Validation(t *testing.T) {
-	a, _, _ := newApp(t)
-	tests := []struct {
-		name  string
-		edit  func(*provisioning.Clinic)
-		field string
-	}{
-		{"clinic of another region", func(c *provisioning.Clinic) { c.Country = "GB"; c.TimeZone = "Europe/London" }, "country"},
-		{"id not a UUID", func(c *provisioning.Clinic) { c.ID = "c1" }, "id"},
-		{"common password", func(c *provisioning.Clinic) { c.Owner.Password = "password1234" }, "owner.password"},
-		{"bad e-mail", func(c *provisioning.Clinic) { c.Owner.Email = "aroha" }, "owner.email"},
-		{"bad zone", func(c *provisioning.Clinic) { c.TimeZone = "Local" }, "time_zone"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := nz(uuid.NewString(), "harbour")
-			tt.edit(&c)
-			_, err := a.Provision(context.Background(), c)
-			var verr *app.ValidationError
-			require.True(t, errors.As(err, &verr), "got %v", err)
-			var fields []string
-			for _, f := range verr.Fields {
-				fields = append(fields, f.Field)
-			}
-			require.Contains(t, fields, tt.field)
-		})
-	}
+	gb := nz(uuid.NewString(), "london-clinic")
+	gb.Country, gb.TimeZone = "GB", "Europe/London"
+	_, err = f.app.Provision(context.Background(), gb)
+	var verr *app.ValidationError
+	require.True(t, errors.As(err, &verr), "a clinic of another region is refused")
 }
 
 func TestUndoProvision_OnlyWhileFresh(t *testing.T) {
-	a, s, clk := newApp(t)
+	f := newFixture(t)
 	ctx := context.Background()
-	fresh, old := uuid.NewString(), uuid.NewString()
-	_, err := a.Provision(ctx, nz(old, "old-clinic"))
+	fresh := uuid.NewString()
+	_, err := f.app.Provision(ctx, nz(fresh, "fresh-clinic"))
 	require.NoError(t, err)
-	clk.t = clk.t.Add(time.Hour)
-	_, err = a.Provision(ctx, nz(fresh, "fresh-clinic"))
-	require.NoError(t, err)
-
-	require.NoError(t, a.UndoProvision(ctx, fresh))
-	_, err = s.Clinic(ctx, fresh)
+	require.NoError(t, f.app.UndoProvision(ctx, fresh))
+	_, err = f.store.Clinic(ctx, fresh)
 	require.ErrorIs(t, err, domain.ErrNotFound)
-	_, err = s.Owner(ctx, fresh)
-	require.ErrorIs(t, err, domain.ErrNotFound, "the owner goes with the clinic")
-	require.NoError(t, a.UndoProvision(ctx, fresh), "undo is idempotent")
 
-	require.ErrorIs(t, a.UndoProvision(ctx, old), domain.ErrTooLate)
-	_, err = s.Clinic(ctx, old)
+	f.clock.add(time.Hour)
+	require.ErrorIs(t, f.app.UndoProvision(ctx, f.clinicID), domain.ErrTooLate)
+}
+
+func TestSignIn_WrongPasswordAndUnknownEmailAnswerTheSame(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, errWrong := f.app.SignIn(ctx, f.clinicID, "aroha@example.org", "not the right passphrase", app.RequestMeta{})
+	_, errUnknown := f.app.SignIn(ctx, f.clinicID, "nobody@example.org", "not the right passphrase", app.RequestMeta{})
+	require.ErrorIs(t, errWrong, domain.ErrInvalidCredentials)
+	require.ErrorIs(t, errUnknown, domain.ErrInvalidCredentials)
+	require.Equal(t, errWrong.Error(), errUnknown.Error())
+}
+
+func TestSignIn_LocksAfterFiveFailuresEvenForTheRightPassword(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := 0; i < domain.MaxFailures; i++ {
+		_, err := f.app.SignIn(ctx, f.clinicID, "aroha@example.org", "wrong passphrase number x", app.RequestMeta{})
+		require.ErrorIs(t, err, domain.ErrInvalidCredentials, "attempt %d", i+1)
+	}
+	_, err := f.app.SignIn(ctx, f.clinicID, "aroha@example.org", ownerPassword, app.RequestMeta{})
+	var locked *domain.LockedError
+	require.True(t, errors.As(err, &locked), "6th attempt must be locked, got %v", err)
+	require.Greater(t, locked.RetryAfter, 14*time.Minute)
+
+	// An unknown e-mail locks the same way: no enumeration by lock-out.
+	for i := 0; i < domain.MaxFailures; i++ {
+		_, _ = f.app.SignIn(ctx, f.clinicID, "ghost@example.org", "wrong passphrase number x", app.RequestMeta{})
+	}
+	_, err = f.app.SignIn(ctx, f.clinicID, "ghost@example.org", "wrong passphrase number x", app.RequestMeta{})
+	require.True(t, errors.As(err, &locked))
+}
+
+func TestUsers_BillingRoleAndInstantDeactivation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u, err := f.app.CreateUser(ctx, f.owner, app.NewUser{Name: "Caretrics Billing", Email: "billing@example.org", Role: "billing", Password: "billing helper passphrase"})
 	require.NoError(t, err)
+	require.Equal(t, authz.RoleGrants(authz.RoleBilling), u.Grants)
+
+	billing := f.signIn(t, "billing@example.org", "billing helper passphrase")
+	require.False(t, authz.Decide(billing, authz.ActionChartRead, authz.Resource{ClinicID: f.clinicID}).Allow)
+	require.False(t, authz.Decide(billing, authz.ActionPatientContactRead, authz.Resource{ClinicID: f.clinicID}).Allow)
+	require.True(t, authz.Decide(billing, authz.ActionBillingRead, authz.Resource{ClinicID: f.clinicID}).Allow)
+
+	_, err = f.app.CreateUser(ctx, billing, app.NewUser{Name: "X", Email: "x@example.org", Role: "admin", Password: "billing helper passphrase"})
+	require.ErrorIs(t, err, domain.ErrForbidden, "billing may not manage users")
+
+	_, err = f.app.Deactivate(ctx, f.owner, u.ID)
+	require.NoError(t, err)
+	require.False(t, f.sessionAlive(billing), "deactivation ends the session at once")
+	_, err = f.app.SignIn(ctx, f.clinicID, "billing@example.org", "billing helper passphrase", app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrInvalidCredentials)
+
+	_, err = f.app.Reactivate(ctx, f.owner, u.ID)
+	require.NoError(t, err)
+	f.signIn(t, "billing@example.org", "billing helper passphrase")
+}
+
+func TestUsers_GrantChangesReachLiveSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u, err := f.app.CreateUser(ctx, f.owner, app.NewUser{Name: "Pat", Email: "pat@example.org", Role: "practitioner", Password: "practitioner passphrase"})
+	require.NoError(t, err)
+	pat := f.signIn(t, "pat@example.org", "practitioner passphrase")
+	require.Equal(t, authz.ChartAccess("own"), pat.Grants.Charts)
+
+	g := authz.RoleGrants(authz.RolePractitioner)
+	g.Charts = "all"
+	_, err = f.app.UpdateUser(ctx, f.owner, u.ID, app.UserPatch{Grants: &g})
+	require.NoError(t, err)
+	s, err := f.sessions.Touch(ctx, pat.ClinicID, pat.SessionID)
+	require.NoError(t, err)
+	require.Equal(t, authz.ChartAccess("all"), s.Grants.Charts)
+}
+
+func TestUsers_LastOwnerCannotBeRemoved(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.app.Deactivate(ctx, f.owner, f.ownerID)
+	require.ErrorIs(t, err, domain.ErrLastOwner)
+	role := "admin"
+	_, err = f.app.UpdateUser(ctx, f.owner, f.ownerID, app.UserPatch{Role: &role})
+	require.ErrorIs(t, err, domain.ErrLastOwner)
+
+	second, err := f.app.CreateUser(ctx, f.owner, app.NewUser{Name: "Co", Email: "co@example.org", Role: "owner", Password: "co-owner passphrase"})
+	require.NoError(t, err)
+	_, err = f.app.Deactivate(ctx, f.owner, second.ID)
+	require.NoError(t, err, "with two owners one may go")
+}
+
+func TestUsers_DuplicateEmailInClinicIsAConflictButAnotherClinicMayReuseIt(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.app.CreateUser(ctx, f.owner, app.NewUser{Name: "Dup", Email: "ARoha@example.org", Role: "admin", Password: "some long passphrase"})
+	require.ErrorIs(t, err, domain.ErrConflict)
+
+	other := uuid.NewString()
+	_, err = f.app.Provision(ctx, nz(other, "another-clinic"))
+	require.NoError(t, err, "the same e-mail is a separate account in another clinic")
+}
+
+func TestInvitation_SetsPasswordOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u, err := f.app.CreateUser(ctx, f.owner, app.NewUser{Name: "New", Email: "new@example.org", Role: "front_desk"})
+	require.NoError(t, err)
+	require.Equal(t, domain.UserInvited, u.Status)
+	token := tokenFromLink(t, f.inbox.last(t, "invitation").Body, "/invitations/")
+
+	_, err = f.app.SignIn(ctx, f.clinicID, "new@example.org", "anything at all really", app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrInvalidCredentials)
+	require.NoError(t, f.app.AcceptInvitation(ctx, f.clinicID, token, "front desk passphrase"))
+	f.signIn(t, "new@example.org", "front desk passphrase")
+	require.ErrorIs(t, f.app.AcceptInvitation(ctx, f.clinicID, token, "front desk passphrase"), domain.ErrInvalidLink)
+}
+
+func tokenFromLink(t *testing.T, body, marker string) string {
+	t.Helper()
+	i := strings.Index(body, marker)
+	require.GreaterOrEqual(t, i, 0, "no link in message")
+	return strings.Fields(body[i+len(marker):])[0]
+}
+
+func TestIdleTimeout_EndsSessionAfterIdleMinutesAndNotBefore(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	five := 5
+	_, err := f.app.UpdateSettings(ctx, f.owner, app.SettingsPatch{IdleTimeoutMinutes: &five})
+	require.NoError(t, err)
+	p := f.signIn(t, "aroha@example.org", ownerPassword)
+
+	f.clock.add(4*time.Minute + 59*time.Second)
+	require.True(t, f.sessionAlive(p), "alive at 4m59s idle")
+	f.clock.add(4*time.Minute + 59*time.Second)
+	require.True(t, f.sessionAlive(p), "activity restarted the idle clock")
+	f.clock.add(5*time.Minute + 1*time.Second)
+	require.False(t, f.sessionAlive(p), "ended after 5 idle minutes")
+
+	for _, bad := range []int{4, 181, 0, -1} {
+		_, err := f.app.UpdateSettings(ctx, f.owner, app.SettingsPatch{IdleTimeoutMinutes: &bad})
+		var verr *app.ValidationError
+		require.True(t, errors.As(err, &verr), "%d minutes must be refused", bad)
+	}
+}
+
+func TestPasswordChange_NeedsCurrentAndEndsOtherSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	other := f.signIn(t, "aroha@example.org", ownerPassword)
+	require.ErrorIs(t, f.app.ChangePassword(ctx, f.owner, "wrong current passphrase", "a brand new passphrase"), domain.ErrWrongPassword)
+	require.NoError(t, f.app.ChangePassword(ctx, f.owner, ownerPassword, "a brand new passphrase"))
+	require.False(t, f.sessionAlive(other))
+	require.True(t, f.sessionAlive(f.owner), "the session that changed it stays")
+}
+
+func TestPasswordReset_EndToEndEndsSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	require.NoError(t, f.app.RequestPasswordReset(ctx, f.clinicID, "nobody@example.org"), "unknown e-mail answers the same")
+	require.NoError(t, f.app.RequestPasswordReset(ctx, f.clinicID, "Aroha@Example.org"))
+	msg := f.inbox.last(t, "password_reset")
+	require.Equal(t, "aroha@example.org", msg.To)
+	token := tokenFromLink(t, msg.Body, "/password-resets/")
+
+	require.NoError(t, f.app.CompleteReset(ctx, f.clinicID, token, "the reset passphrase", app.RequestMeta{}))
+	require.False(t, f.sessionAlive(f.owner), "a reset ends every session")
+	require.ErrorIs(t, f.app.CompleteReset(ctx, f.clinicID, token, "another passphrase again", app.RequestMeta{}), domain.ErrInvalidLink, "single use")
+	f.signIn(t, "aroha@example.org", "the reset passphrase")
+
+	require.NoError(t, f.app.RequestPasswordReset(ctx, f.clinicID, "aroha@example.org"))
+	late := tokenFromLink(t, f.inbox.last(t, "password_reset").Body, "/password-resets/")
+	f.clock.add(31 * time.Minute)
+	require.ErrorIs(t, f.app.CompleteReset(ctx, f.clinicID, late, "too late passphrase", app.RequestMeta{}), domain.ErrInvalidLink, "expired after 30 minutes")
+}
+
+func challenge(t *testing.T, f *fixture) *app.ChallengeView {
+	t.Helper()
+	res, err := f.app.SignIn(context.Background(), f.clinicID, "aroha@example.org", ownerPassword, app.RequestMeta{})
+	require.NoError(t, err)
+	require.NotNil(t, res.Challenge, "2-step must be required")
+	return res.Challenge
+}
+
+func TestTwoStep_SMS(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	require.NoError(t, f.app.EnrollSMS(ctx, f.owner, ownerPassword, "+64211234567"))
+
+	c := challenge(t, f)
+	require.Contains(t, c.Methods, domain.MethodSMS)
+	code := strings.Fields(strings.TrimPrefix(f.inbox.last(t, "two_step_code").Body, "Your Haven sign-in code is "))[0]
+	code = strings.TrimSuffix(code, ".")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	_, err := f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodSMS, wrong, nil, app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrInvalidCode, "wrong code")
+	tok, err := f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodSMS, code, nil, app.RequestMeta{})
+	require.NoError(t, err)
+	require.NotEmpty(t, tok.AccessToken)
+	_, err = f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodSMS, code, nil, app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrChallengeEnded, "a used code fails")
+
+	c = challenge(t, f)
+	for i := 0; i < domain.MaxChallengeAttempts; i++ {
+		_, err = f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodSMS, wrong, nil, app.RequestMeta{})
+		require.ErrorIs(t, err, domain.ErrInvalidCode)
+	}
+	code = strings.TrimSuffix(strings.Fields(strings.TrimPrefix(f.inbox.last(t, "two_step_code").Body, "Your Haven sign-in code is "))[0], ".")
+	_, err = f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodSMS, code, nil, app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrChallengeEnded, "too many wrong codes end the challenge")
+}
+
+func TestTwoStep_TOTPAndRecoveryCodes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	secret, uri, err := f.app.BeginTOTP(ctx, f.owner, ownerPassword)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(uri, "otpauth://totp/"))
+	require.NotContains(t, uri, "example.org", "the URI names the user by id, not e-mail")
+	code, err := totp.GenerateCode(secret, f.clock.now())
+	require.NoError(t, err)
+	require.NoError(t, f.app.ConfirmTOTP(ctx, f.owner, ownerPassword, secret, code))
+
+	codes, err := f.app.NewRecoveryCodes(ctx, f.owner, ownerPassword)
+	require.NoError(t, err)
+	require.Len(t, codes, 10)
+
+	f.clock.add(time.Minute)
+	c := challenge(t, f)
+	require.ElementsMatch(t, []string{domain.MethodTOTP, domain.MethodRecovery}, c.Methods)
+	code, err = totp.GenerateCode(secret, f.clock.now())
+	require.NoError(t, err)
+	_, err = f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodTOTP, code, nil, app.RequestMeta{})
+	require.NoError(t, err, "TOTP completes a sign-in")
+
+	c = challenge(t, f)
+	_, err = f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodTOTP, code, nil, app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrInvalidCode, "a TOTP code is not accepted twice")
+
+	_, err = f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodRecovery, codes[3], nil, app.RequestMeta{})
+	require.NoError(t, err, "a recovery code completes a sign-in")
+	c = challenge(t, f)
+	_, err = f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodRecovery, codes[3], nil, app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrInvalidCode, "a recovery code is single-use")
+}
+
+func TestTwoStep_Passkey(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	authr, err := mfa.NewSoftAuthenticator(origin)
+	require.NoError(t, err)
+
+	challengeID, opts, err := f.app.BeginPasskey(ctx, f.owner, ownerPassword)
+	require.NoError(t, err)
+	reg, err := authr.Register(opts)
+	require.NoError(t, err)
+	require.NoError(t, f.app.FinishPasskey(ctx, f.owner, challengeID, reg))
+
+	c := challenge(t, f)
+	require.Contains(t, c.Methods, domain.MethodWebAuthn)
+	assertion, err := authr.Login(c.WebAuthnOptions)
+	require.NoError(t, err)
+	tok, err := f.app.Verify(ctx, f.clinicID, c.ID, domain.MethodWebAuthn, "", json.RawMessage(assertion), app.RequestMeta{})
+	require.NoError(t, err, "a passkey completes a sign-in")
+	require.NotEmpty(t, tok.AccessToken)
+}
+
+func TestLoginHistory_FiltersByUserOutcomeAndDates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	start := f.clock.now()
+	_, _ = f.app.SignIn(ctx, f.clinicID, "aroha@example.org", "wrong passphrase entirely", app.RequestMeta{IP: "198.51.100.9"})
+	_, _ = f.app.SignIn(ctx, f.clinicID, "ghost@example.org", "wrong passphrase entirely", app.RequestMeta{})
+	f.clock.add(time.Hour)
+	f.signIn(t, "aroha@example.org", ownerPassword)
+
+	all, err := f.app.LoginHistory(ctx, f.owner, app.HistoryFilter{})
+	require.NoError(t, err)
+	require.Len(t, all, 4) // the fixture's sign-in, two failures, one success
+	failures, err := f.app.LoginHistory(ctx, f.owner, app.HistoryFilter{Outcome: domain.OutcomeFailure})
+	require.NoError(t, err)
+	require.Len(t, failures, 2)
+	mine, err := f.app.LoginHistory(ctx, f.owner, app.HistoryFilter{UserID: f.ownerID, Outcome: domain.OutcomeFailure})
+	require.NoError(t, err)
+	require.Len(t, mine, 1)
+	require.Equal(t, "198.51.100.9", mine[0].IP)
+	early, err := f.app.LoginHistory(ctx, f.owner, app.HistoryFilter{From: start, To: start.Add(30 * time.Minute)})
+	require.NoError(t, err)
+	require.Len(t, early, 3)
+
+	page, err := f.app.LoginHistory(ctx, f.owner, app.HistoryFilter{Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+	rest, err := f.app.LoginHistory(ctx, f.owner, app.HistoryFilter{Limit: 2, AfterTime: page[1].OccurredAt, AfterID: page[1].ID})
+	require.NoError(t, err)
+	require.Len(t, rest, 2)
+	require.NotEqual(t, page[1].ID, rest[0].ID)
+}
+
+func TestPasswordsAreStoredHashed(t *testing.T) {
+	f := newFixture(t)
+	u, err := f.store.User(context.Background(), f.clinicID, f.ownerID)
+	require.NoError(t, err)
+	ok, _, err := password.Verify(ownerPassword, u.PasswordHash)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NotContains(t, u.PasswordHash, ownerPassword)
+	require.NotEmpty(t, u.EmailLookup)
+	require.NotContains(t, u.EmailLookup, "aroha")
 }

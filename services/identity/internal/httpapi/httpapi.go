@@ -6,8 +6,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
@@ -22,86 +26,136 @@ type API struct {
 	App    *app.App
 	Region string
 	Secret []byte
+	// Auth verifies bearer tokens and sessions; nil only in route listings.
+	Auth   *authn.Authenticator
 	Logger *slog.Logger
+	// Limiter, when set, bounds sign-in attempts per client IP.
+	Limiter     *redis_rate.Limiter
+	SignInLimit redis_rate.Limit
+	LimitPrefix string
 }
 
 // Register adds identity's routes to mux.
 func (a *API) Register(mux httpserver.Routes) {
 	router := func(h http.HandlerFunc) http.Handler { return edgeauth.RequireRouter(a.Secret, a.Region, h) }
 	clinic := func(h http.HandlerFunc) http.Handler { return edgeauth.Require(a.Secret, a.Region, h) }
+	authed := func(h http.HandlerFunc) http.Handler {
+		if a.Auth == nil { // no Redis: nothing can be authenticated
+			return clinic(func(w http.ResponseWriter, r *http.Request) {
+				problem.Write(w, r, problem.Unavailable("authentication is not configured (no Redis)"))
+			})
+		}
+		return clinic(a.Auth.Require(h).ServeHTTP)
+	}
+
 	mux.Handle("POST "+provisioning.Path, router(a.provision))
 	mux.Handle("DELETE "+provisioning.Path+"/{id}", router(a.undoProvision))
+	mux.HandleFunc("GET /.well-known/openid-configuration", a.discovery)
+	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
+
 	mux.Handle("GET /v1/clinic", clinic(a.getClinic))
+	mux.Handle("POST /v1/sessions", clinic(a.signIn))
+	mux.Handle("POST /v1/sessions/verify", clinic(a.verify))
+	mux.Handle("POST /v1/password-resets", clinic(a.requestReset))
+	mux.Handle("POST /v1/password-resets/{token}", clinic(a.completeReset))
+	mux.Handle("POST /v1/invitations/{token}", clinic(a.acceptInvitation))
+
+	mux.Handle("GET /v1/me", authed(a.me))
+	mux.Handle("POST /v1/me/password", authed(a.changePassword))
+	mux.Handle("POST /v1/me/two-step/sms", authed(a.enrollSMS))
+	mux.Handle("POST /v1/me/two-step/totp", authed(a.beginTOTP))
+	mux.Handle("POST /v1/me/two-step/totp/confirm", authed(a.confirmTOTP))
+	mux.Handle("POST /v1/me/two-step/recovery-codes", authed(a.recoveryCodes))
+	mux.Handle("POST /v1/me/two-step/passkeys", authed(a.beginPasskey))
+	mux.Handle("POST /v1/me/two-step/passkeys/{challenge_id}", authed(a.finishPasskey))
+	mux.Handle("DELETE /v1/sessions/current", authed(a.signOut))
+	mux.Handle("POST /v1/sessions/current/refresh", authed(a.refresh))
+	mux.Handle("DELETE /v1/sessions", authed(a.signOutEverywhere))
+
+	mux.Handle("POST /v1/users", authed(a.createUser))
+	mux.Handle("GET /v1/users", authed(a.listUsers))
+	mux.Handle("GET /v1/users/{id}", authed(a.getUser))
+	mux.Handle("PATCH /v1/users/{id}", authed(a.patchUser))
+	mux.Handle("POST /v1/users/{id}/deactivate", authed(a.deactivate))
+	mux.Handle("POST /v1/users/{id}/reactivate", authed(a.reactivate))
+	mux.Handle("GET /v1/settings", authed(a.getSettings))
+	mux.Handle("PATCH /v1/settings", authed(a.patchSettings))
+	mux.Handle("GET /v1/login-history", authed(a.loginHistory))
 }
 
-type clinicResponse struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"`
-	Name      string    `json:"name"`
-	Country   string    `json:"country"`
-	TimeZone  string    `json:"time_zone"`
-	Region    string    `json:"region"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-func (a *API) toAPI(c domain.Clinic) clinicResponse {
-	return clinicResponse{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone,
-		Region: a.Region, CreatedAt: c.CreatedAt.UTC()}
-}
-
-func (a *API) provision(w http.ResponseWriter, r *http.Request) {
-	var req provisioning.Clinic
-	if p := httpjson.Decode(w, r, &req); p != nil {
+// decode reads a JSON body or writes the problem; it reports success.
+func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if p := httpjson.Decode(w, r, dst); p != nil {
 		problem.Write(w, r, p)
-		return
+		return false
 	}
-	res, err := a.App.Provision(r.Context(), req)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	status := http.StatusCreated
-	if !res.Created {
-		status = http.StatusOK
-	} else {
-		a.Logger.InfoContext(r.Context(), "clinic provisioned", slog.String("clinic_id", res.Clinic.ID), slog.String("owner_id", res.OwnerID))
-	}
-	httpjson.Write(w, status, provisioning.Result{
-		ClinicID: res.Clinic.ID, Slug: res.Clinic.Slug, Region: a.Region, OwnerID: res.OwnerID, Created: res.Clinic.CreatedAt,
-	})
+	return true
 }
 
-func (a *API) undoProvision(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := a.App.UndoProvision(r.Context(), id); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	a.Logger.InfoContext(r.Context(), "clinic provisioning undone", slog.String("clinic_id", id))
-	w.WriteHeader(http.StatusNoContent)
+func meta(r *http.Request) app.RequestMeta {
+	return app.RequestMeta{IP: r.Header.Get(edgeauth.HeaderClientIP), UserAgent: r.UserAgent()}
 }
 
-func (a *API) getClinic(w http.ResponseWriter, r *http.Request) {
-	c, err := a.App.Clinic(r.Context(), edgeauth.ClinicID(r.Context()))
-	if err != nil {
-		a.writeError(w, r, err)
-		return
+// allowSignIn applies the per-client-IP sign-in budget.
+func (a *API) allowSignIn(w http.ResponseWriter, r *http.Request) bool {
+	if a.Limiter == nil {
+		return true
 	}
-	httpjson.Write(w, http.StatusOK, a.toAPI(c))
+	ip := r.Header.Get(edgeauth.HeaderClientIP)
+	res, err := a.Limiter.Allow(r.Context(), a.LimitPrefix+"signin-ip:"+edgeauth.ClinicID(r.Context())+":"+ip, a.SignInLimit)
+	if err != nil {
+		a.Logger.WarnContext(r.Context(), "sign-in rate limiter unavailable", slog.String("error", err.Error()))
+		return true
+	}
+	if res.Allowed > 0 {
+		return true
+	}
+	writeTooMany(w, r, res.RetryAfter, "too many sign-in attempts from this address")
+	return false
+}
+
+func writeTooMany(w http.ResponseWriter, r *http.Request, after time.Duration, detail string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(after.Seconds())+1))
+	problem.Write(w, r, problem.New(problem.TypeRateLimited, http.StatusTooManyRequests, "Too many requests").WithDetail(detail))
 }
 
 // writeError maps domain and app errors to problems; the one place it happens.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var verr *app.ValidationError
+	var (
+		verr   *app.ValidationError
+		locked *domain.LockedError
+		ended  *authn.SessionEndedError
+	)
 	switch {
 	case errors.As(err, &verr):
 		problem.Write(w, r, problem.Validation(verr.Fields...))
+	case errors.As(err, &locked):
+		writeTooMany(w, r, locked.RetryAfter, "too many failed sign-ins for this account; try again later")
+	case errors.Is(err, domain.ErrInvalidCredentials):
+		problem.Write(w, r, problem.Unauthorized("the e-mail or password is not correct"))
+	case errors.Is(err, domain.ErrInvalidCode):
+		problem.Write(w, r, problem.Unauthorized("the code is not valid"))
+	case errors.Is(err, domain.ErrWrongPassword):
+		problem.Write(w, r, problem.Forbidden("the password is not correct"))
+	case errors.Is(err, domain.ErrInvalidLink):
+		problem.Write(w, r, problem.New(problem.TypeGone, http.StatusGone, "Link no longer valid").
+			WithDetail("this link is unknown, already used or expired; ask for a new one"))
+	case errors.Is(err, domain.ErrChallengeEnded):
+		problem.Write(w, r, problem.Unauthorized("this sign-in has expired; start again"))
+	case errors.As(err, &ended), errors.Is(err, authn.ErrSessionEnded):
+		problem.Write(w, r, problem.Unauthorized("the session has ended; sign in again"))
+	case errors.Is(err, domain.ErrForbidden):
+		problem.Write(w, r, problem.Forbidden("your permissions do not allow this"))
 	case errors.Is(err, domain.ErrNotFound):
-		problem.Write(w, r, problem.NotFound("no such clinic in this region"))
+		problem.Write(w, r, problem.NotFound("no such resource in this clinic"))
+	case errors.Is(err, domain.ErrLastOwner):
+		problem.Write(w, r, problem.Conflict("the clinic's last owner cannot be removed or demoted"))
 	case errors.Is(err, domain.ErrConflict):
-		problem.Write(w, r, problem.Conflict("a different clinic with this id or slug exists"))
+		problem.Write(w, r, problem.Conflict("this conflicts with an existing record"))
 	case errors.Is(err, domain.ErrTooLate):
 		problem.Write(w, r, problem.Conflict("the clinic is no longer new; provisioning can no longer be undone"))
+	case errors.Is(err, domain.ErrUnavailable):
+		problem.Write(w, r, problem.Unavailable("this feature is not available in this deployment"))
 	default:
 		a.Logger.ErrorContext(r.Context(), "identity request failed", slog.String("error", err.Error()))
 		problem.Write(w, r, problem.Internal())

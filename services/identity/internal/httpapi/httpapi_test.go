@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -12,9 +13,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/provisioning"
+	"github.com/havenhealth/haven/libs/redisclient/redistest"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/libs/store/storetest"
 	"github.com/havenhealth/haven/services/identity/internal/app"
@@ -27,8 +30,14 @@ var secret = []byte("sydney-edge-secret-0123456789")
 
 func newMux(t *testing.T) *http.ServeMux {
 	t.Helper()
-	api := &httpapi.API{App: app.New(store.New(storetest.Open(t, migrations.FS)), residency.Sydney, nil),
-		Region: "sydney", Secret: secret, Logger: slog.New(slog.DiscardHandler)}
+	rdb, prefix := redistest.New(t)
+	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix}
+	a := app.New(app.Deps{Store: store.New(storetest.Open(t, migrations.FS)), Sessions: sessions,
+		Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Region: residency.Sydney, Issuer: "http://localhost:8080/r/sydney",
+		CodeKey: []byte("0123456789abcdef0123456789abcdef")})
+	require.NoError(t, a.LoadKeys(context.Background()))
+	api := &httpapi.API{App: a, Region: "sydney", Secret: secret, Logger: slog.New(slog.DiscardHandler),
+		Auth: &authn.Authenticator{Verifier: &authn.Verifier{Issuer: "http://localhost:8080/r/sydney", Keys: a.KeySource()}, Sessions: sessions}}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	return mux
@@ -87,4 +96,65 @@ func TestProvisioning_BadBodiesAre4xx(t *testing.T) {
 		require.Less(t, rec.Code, 500, body)
 		require.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
 	}
+}
+
+func signedJSON(t *testing.T, method, path, clinicID, body, bearer string) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(method, path, bytes.NewReader([]byte(body)))
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		r.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	edgeauth.Sign(r, secret, clinicID, "sydney", time.Now())
+	return r
+}
+
+func TestSessions_SignInMeSignOutOverHTTP(t *testing.T) {
+	mux := newMux(t)
+	c := provisioning.Clinic{ID: uuid.NewString(), Slug: "harbour", Name: "Harbour", Country: "NZ", TimeZone: "Pacific/Auckland",
+		Owner: provisioning.Owner{Name: "Aroha", Email: "aroha@example.org", Password: "a perfectly long passphrase"}}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, provisionRequest(t, c, true))
+	require.Equal(t, http.StatusCreated, rec.Code)
+
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "POST", "/v1/sessions", c.ID, `{"email":"aroha@example.org","password":"a perfectly long passphrase"}`, ""))
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &tok))
+	require.Equal(t, "Bearer", tok.TokenType)
+
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "GET", "/v1/me", c.ID, "", tok.AccessToken))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"role":"owner"`)
+
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "GET", "/v1/me", uuid.NewString(), "", tok.AccessToken))
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "a token for another clinic is refused")
+
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "DELETE", "/v1/sessions/current", c.ID, "", tok.AccessToken))
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "GET", "/v1/me", c.ID, "", tok.AccessToken))
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "signed out")
+	require.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
+
+	// Wrong password and unknown e-mail: the same status and body shape.
+	var bodies []string
+	for _, email := range []string{"aroha@example.org", "nobody@example.org"} {
+		rec = httptest.NewRecorder()
+		mux.ServeHTTP(rec, signedJSON(t, "POST", "/v1/sessions", c.ID, `{"email":"`+email+`","password":"wrong passphrase here"}`, ""))
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+		var p problem.Problem
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+		bodies = append(bodies, p.Type+"|"+p.Title+"|"+p.Detail)
+	}
+	require.Equal(t, bodies[0], bodies[1])
 }

@@ -3,21 +3,51 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/havenhealth/haven/libs/store"
+	"github.com/havenhealth/haven/services/identity/internal/app"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
 )
 
-// Store persists clinics and users.
+// Store persists identity's records.
 type Store struct{ db *store.DB }
 
 // New wraps an opened, migrated database.
 func New(db *store.DB) *Store { return &Store{db: db} }
+
+var _ app.Store = (*Store)(nil)
+
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return domain.ErrNotFound
+	}
+	return err
+}
+
+func conflict(err error) error {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return fmt.Errorf("already exists: %w", domain.ErrConflict)
+	}
+	return err
+}
+
+// forUpdate locks the selected rows on PostgreSQL; SQLite's BEGIN
+// IMMEDIATE already serialises writers.
+func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
+	if s.db.Dialect() == store.Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}
 
 type clinicRow struct {
 	ID        string `gorm:"primaryKey"`
@@ -25,47 +55,51 @@ type clinicRow struct {
 	Name      string
 	Country   string
 	TimeZone  string
+	LookupKey string
 	CreatedAt time.Time
 }
 
 func (clinicRow) TableName() string { return "clinics" }
 
-type userRow struct {
-	ID           string `gorm:"primaryKey"`
-	ClinicID     string
-	Name         string
-	Email        string
-	PasswordHash string
-	Role         string
-	Status       string
-	CreatedAt    time.Time
-}
-
-func (userRow) TableName() string { return "users" }
-
 func clinicToDB(c domain.Clinic) clinicRow {
-	return clinicRow{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone, CreatedAt: c.CreatedAt.UTC()}
+	return clinicRow{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone,
+		LookupKey: base64.StdEncoding.EncodeToString(c.LookupKey), CreatedAt: c.CreatedAt.UTC()}
 }
 
 func clinicToDomain(r clinicRow) domain.Clinic {
-	return domain.Clinic{ID: r.ID, Slug: r.Slug, Name: r.Name, Country: r.Country, TimeZone: r.TimeZone, CreatedAt: r.CreatedAt.UTC()}
+	key, _ := base64.StdEncoding.DecodeString(r.LookupKey)
+	return domain.Clinic{ID: r.ID, Slug: r.Slug, Name: r.Name, Country: r.Country, TimeZone: r.TimeZone,
+		CreatedAt: r.CreatedAt.UTC(), LookupKey: key}
 }
 
-func userToDB(u domain.User) userRow {
-	return userRow{ID: u.ID, ClinicID: u.ClinicID, Name: u.Name, Email: u.Email, PasswordHash: u.PasswordHash,
-		Role: string(u.Role), Status: string(u.Status), CreatedAt: u.CreatedAt.UTC()}
+type settingsRow struct {
+	ClinicID           string `gorm:"primaryKey"`
+	IdleTimeoutMinutes int
+	SessionMaxHours    int
+	RequireTwoStep     bool
+	UpdatedAt          time.Time
 }
 
-func userToDomain(r userRow) domain.User {
-	return domain.User{ID: r.ID, ClinicID: r.ClinicID, Name: r.Name, Email: r.Email, PasswordHash: r.PasswordHash,
-		Role: domain.Role(r.Role), Status: domain.UserStatus(r.Status), CreatedAt: r.CreatedAt.UTC()}
+func (settingsRow) TableName() string { return "clinic_settings" }
+
+func settingsToDB(s domain.Settings) settingsRow {
+	return settingsRow{ClinicID: s.ClinicID, IdleTimeoutMinutes: int(s.IdleTimeout / time.Minute),
+		SessionMaxHours: int(s.SessionMax / time.Hour), RequireTwoStep: s.RequireTwoStep, UpdatedAt: s.UpdatedAt.UTC()}
+}
+
+func settingsToDomain(r settingsRow) domain.Settings {
+	return domain.Settings{ClinicID: r.ClinicID, IdleTimeout: time.Duration(r.IdleTimeoutMinutes) * time.Minute,
+		SessionMax: time.Duration(r.SessionMaxHours) * time.Hour, RequireTwoStep: r.RequireTwoStep, UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 // CreateClinicWithOwner implements app.Store.
-func (s *Store) CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User) error {
+func (s *Store) CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User, st domain.Settings) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		cr, ur := clinicToDB(c), userToDB(owner)
+		cr, ur, sr := clinicToDB(c), userToDB(owner), settingsToDB(st)
 		if err := tx.Create(&cr).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&sr).Error; err != nil {
 			return err
 		}
 		return tx.Create(&ur).Error
@@ -79,14 +113,20 @@ func (s *Store) CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owne
 // Clinic implements app.Store.
 func (s *Store) Clinic(ctx context.Context, id string) (domain.Clinic, error) {
 	var r clinicRow
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return domain.Clinic{}, domain.ErrNotFound
-	}
-	if err != nil {
-		return domain.Clinic{}, fmt.Errorf("read clinic: %w", err)
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+		return domain.Clinic{}, notFound(err)
 	}
 	return clinicToDomain(r), nil
+}
+
+// SetLookupKeyIfMissing implements app.Store.
+func (s *Store) SetLookupKeyIfMissing(ctx context.Context, clinicID string, key []byte) ([]byte, error) {
+	if err := s.db.WithContext(ctx).Model(&clinicRow{}).Where("id = ? AND lookup_key = ''", clinicID).
+		Update("lookup_key", base64.StdEncoding.EncodeToString(key)).Error; err != nil {
+		return nil, err
+	}
+	c, err := s.Clinic(ctx, clinicID)
+	return c.LookupKey, err
 }
 
 // Owner implements app.Store.
@@ -94,11 +134,8 @@ func (s *Store) Owner(ctx context.Context, clinicID string) (domain.User, error)
 	var r userRow
 	err := s.db.WithContext(ctx).Where("clinic_id = ? AND role = ?", clinicID, string(domain.RoleOwner)).
 		Order("created_at").Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return domain.User{}, domain.ErrNotFound
-	}
 	if err != nil {
-		return domain.User{}, fmt.Errorf("read owner: %w", err)
+		return domain.User{}, notFound(err)
 	}
 	return userToDomain(r), nil
 }
@@ -106,9 +143,429 @@ func (s *Store) Owner(ctx context.Context, clinicID string) (domain.User, error)
 // DeleteClinic implements app.Store.
 func (s *Store) DeleteClinic(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("clinic_id = ?", id).Delete(&userRow{}).Error; err != nil {
+		users := tx.Model(&userRow{}).Select("id").Where("clinic_id = ?", id)
+		for _, q := range []struct {
+			table string
+			where string
+			arg   any
+		}{
+			{"recovery_codes", "user_id IN (?)", users},
+			{"webauthn_credentials", "user_id IN (?)", users},
+			{"account_tokens", "clinic_id = ?", id},
+			{"two_step_challenges", "clinic_id = ?", id},
+			{"login_attempts", "clinic_id = ?", id},
+			{"clinic_settings", "clinic_id = ?", id},
+			{"users", "clinic_id = ?", id},
+			{"clinics", "id = ?", id},
+		} {
+			if err := tx.Table(q.table).Where(q.where, q.arg).Delete(nil).Error; err != nil {
+				return fmt.Errorf("delete from %s: %w", q.table, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Settings implements app.Store.
+func (s *Store) Settings(ctx context.Context, clinicID string) (domain.Settings, error) {
+	var r settingsRow
+	err := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		// Clinics provisioned before settings existed get the defaults.
+		return domain.DefaultSettings(clinicID, time.Now().UTC()), nil
+	}
+	if err != nil {
+		return domain.Settings{}, err
+	}
+	return settingsToDomain(r), nil
+}
+
+// SaveSettings implements app.Store.
+func (s *Store) SaveSettings(ctx context.Context, st domain.Settings) error {
+	r := settingsToDB(st)
+	return s.db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(&r).Error
+}
+
+type userRow struct {
+	ID           string `gorm:"primaryKey"`
+	ClinicID     string
+	Name         string
+	Email        string
+	EmailLookup  *string
+	PasswordHash string
+	Role         string
+	Grants       string
+	Status       string
+	Phone        string
+	TOTPSecret   string `gorm:"column:totp_secret"`
+	TOTPLastStep int64  `gorm:"column:totp_last_step"`
+	PatientID    string
+	CreatedAt    time.Time
+	UpdatedAt    *time.Time
+}
+
+func (userRow) TableName() string { return "users" }
+
+func userToDB(u domain.User) userRow {
+	grants, _ := json.Marshal(u.Grants)
+	r := userRow{ID: u.ID, ClinicID: u.ClinicID, Name: u.Name, Email: u.Email, PasswordHash: u.PasswordHash,
+		Role: string(u.Role), Grants: string(grants), Status: string(u.Status), Phone: u.Phone,
+		TOTPSecret: u.TOTPSecret, TOTPLastStep: u.TOTPLastStep, PatientID: u.PatientID, CreatedAt: u.CreatedAt.UTC()}
+	if u.EmailLookup != "" {
+		r.EmailLookup = &u.EmailLookup
+	}
+	if !u.UpdatedAt.IsZero() {
+		t := u.UpdatedAt.UTC()
+		r.UpdatedAt = &t
+	}
+	return r
+}
+
+func userToDomain(r userRow) domain.User {
+	u := domain.User{ID: r.ID, ClinicID: r.ClinicID, Name: r.Name, Email: r.Email, PasswordHash: r.PasswordHash,
+		Role: domain.Role(r.Role), Status: domain.UserStatus(r.Status), Phone: r.Phone, TOTPSecret: r.TOTPSecret,
+		TOTPLastStep: r.TOTPLastStep, PatientID: r.PatientID, CreatedAt: r.CreatedAt.UTC()}
+	_ = json.Unmarshal([]byte(r.Grants), &u.Grants)
+	if r.EmailLookup != nil {
+		u.EmailLookup = *r.EmailLookup
+	}
+	if r.UpdatedAt != nil {
+		u.UpdatedAt = r.UpdatedAt.UTC()
+	}
+	return u
+}
+
+// CreateUser implements app.Store.
+func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
+	r := userToDB(u)
+	if err := s.db.WithContext(ctx).Create(&r).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return fmt.Errorf("an account with this e-mail exists: %w", domain.ErrConflict)
+		}
+		return err
+	}
+	return nil
+}
+
+// User implements app.Store.
+func (s *Store) User(ctx context.Context, clinicID, id string) (domain.User, error) {
+	var r userRow
+	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+		return domain.User{}, notFound(err)
+	}
+	return userToDomain(r), nil
+}
+
+// UserByEmailLookup implements app.Store.
+func (s *Store) UserByEmailLookup(ctx context.Context, clinicID, lookup string) (domain.User, error) {
+	var r userRow
+	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND email_lookup = ?", clinicID, lookup).Take(&r).Error; err != nil {
+		return domain.User{}, notFound(err)
+	}
+	return userToDomain(r), nil
+}
+
+// ListUsers implements app.Store.
+func (s *Store) ListUsers(ctx context.Context, clinicID, after string, limit int) ([]domain.User, error) {
+	var rows []userRow
+	q := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID)
+	if after != "" {
+		q = q.Where("id > ?", after)
+	}
+	if err := q.Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.User, len(rows))
+	for i, r := range rows {
+		out[i] = userToDomain(r)
+	}
+	return out, nil
+}
+
+// UpdateUser implements app.Store.
+func (s *Store) UpdateUser(ctx context.Context, clinicID, id string, fn func(*domain.User, int) error) (domain.User, error) {
+	var out domain.User
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var owners []userRow
+		if err := s.forUpdate(tx).Where("clinic_id = ? AND role = ? AND status = ?", clinicID, "owner", string(domain.UserActive)).
+			Find(&owners).Error; err != nil {
 			return err
 		}
-		return tx.Where("id = ?", id).Delete(&clinicRow{}).Error
+		var r userRow
+		if err := s.forUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+			return notFound(err)
+		}
+		u := userToDomain(r)
+		if err := fn(&u, len(owners)); err != nil {
+			return err
+		}
+		nr := userToDB(u)
+		if err := tx.Save(&nr).Error; err != nil {
+			return conflict(err)
+		}
+		out = u
+		return nil
 	})
+	return out, err
+}
+
+// UsersMissingLookup implements app.Store.
+func (s *Store) UsersMissingLookup(ctx context.Context, limit int) ([]domain.User, error) {
+	var rows []userRow
+	if err := s.db.WithContext(ctx).Where("email_lookup IS NULL").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.User, len(rows))
+	for i, r := range rows {
+		out[i] = userToDomain(r)
+	}
+	return out, nil
+}
+
+// loginRow is one login history entry.
+type loginRow struct {
+	ID         string `gorm:"primaryKey"`
+	ClinicID   string
+	UserID     string
+	Outcome    string
+	Method     string
+	IP         string
+	UserAgent  string
+	OccurredAt time.Time
+}
+
+func (loginRow) TableName() string { return "login_attempts" }
+
+// RecordLogin implements app.Store.
+func (s *Store) RecordLogin(ctx context.Context, a domain.LoginAttempt) error {
+	r := loginRow{ID: a.ID, ClinicID: a.ClinicID, UserID: a.UserID, Outcome: string(a.Outcome), Method: a.Method,
+		IP: a.IP, UserAgent: a.UserAgent, OccurredAt: a.OccurredAt.UTC()}
+	return s.db.WithContext(ctx).Create(&r).Error
+}
+
+// LoginHistory implements app.Store: newest first, keyset-paginated by
+// (occurred_at, id).
+func (s *Store) LoginHistory(ctx context.Context, clinicID string, f app.HistoryFilter) ([]domain.LoginAttempt, error) {
+	q := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID)
+	if !f.From.IsZero() {
+		q = q.Where("occurred_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("occurred_at < ?", f.To.UTC())
+	}
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.Outcome != "" {
+		q = q.Where("outcome = ?", string(f.Outcome))
+	}
+	if f.AfterID != "" {
+		t := f.AfterTime.UTC()
+		q = q.Where("occurred_at < ? OR (occurred_at = ? AND id < ?)", t, t, f.AfterID)
+	}
+	var rows []loginRow
+	if err := q.Order("occurred_at DESC, id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.LoginAttempt, len(rows))
+	for i, r := range rows {
+		out[i] = domain.LoginAttempt{ID: r.ID, ClinicID: r.ClinicID, UserID: r.UserID, Outcome: domain.Outcome(r.Outcome),
+			Method: r.Method, IP: r.IP, UserAgent: r.UserAgent, OccurredAt: r.OccurredAt.UTC()}
+	}
+	return out, nil
+}
+
+type challengeRow struct {
+	ID              string `gorm:"primaryKey"`
+	ClinicID        string
+	UserID          string
+	Methods         string
+	SMSCodeHash     string `gorm:"column:sms_code_hash"`
+	WebauthnSession string
+	Attempts        int
+	IP              string
+	UserAgent       string
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	CompletedAt     *time.Time
+}
+
+func (challengeRow) TableName() string { return "two_step_challenges" }
+
+func challengeToDB(c domain.Challenge) challengeRow {
+	r := challengeRow{ID: c.ID, ClinicID: c.ClinicID, UserID: c.UserID, Methods: strings.Join(c.Methods, ","),
+		SMSCodeHash: c.SMSCodeHash, WebauthnSession: string(c.WebAuthnSession), Attempts: c.Attempts, IP: c.IP,
+		UserAgent: c.UserAgent, CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC()}
+	if c.CompletedAt != nil {
+		t := c.CompletedAt.UTC()
+		r.CompletedAt = &t
+	}
+	return r
+}
+
+func challengeToDomain(r challengeRow) domain.Challenge {
+	c := domain.Challenge{ID: r.ID, ClinicID: r.ClinicID, UserID: r.UserID, SMSCodeHash: r.SMSCodeHash,
+		Attempts: r.Attempts, IP: r.IP, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+	if r.Methods != "" {
+		c.Methods = strings.Split(r.Methods, ",")
+	}
+	if r.WebauthnSession != "" {
+		c.WebAuthnSession = []byte(r.WebauthnSession)
+	}
+	if r.CompletedAt != nil {
+		t := r.CompletedAt.UTC()
+		c.CompletedAt = &t
+	}
+	return c
+}
+
+// CreateChallenge implements app.Store.
+func (s *Store) CreateChallenge(ctx context.Context, c domain.Challenge) error {
+	r := challengeToDB(c)
+	return s.db.WithContext(ctx).Create(&r).Error
+}
+
+// Challenge implements app.Store.
+func (s *Store) Challenge(ctx context.Context, clinicID, id string) (domain.Challenge, error) {
+	var r challengeRow
+	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+		return domain.Challenge{}, notFound(err)
+	}
+	return challengeToDomain(r), nil
+}
+
+// UpdateChallenge implements app.Store.
+func (s *Store) UpdateChallenge(ctx context.Context, clinicID, id string, fn func(*domain.Challenge) error) (domain.Challenge, error) {
+	var out domain.Challenge
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r challengeRow
+		if err := s.forUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+			return notFound(err)
+		}
+		c := challengeToDomain(r)
+		if err := fn(&c); err != nil {
+			return err
+		}
+		nr := challengeToDB(c)
+		if err := tx.Save(&nr).Error; err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+type recoveryRow struct {
+	UserID string `gorm:"primaryKey"`
+	Idx    int    `gorm:"primaryKey"`
+	Hash   string
+	UsedAt *time.Time
+}
+
+func (recoveryRow) TableName() string { return "recovery_codes" }
+
+// ReplaceRecoveryCodes implements app.Store.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ?", userID).Delete(&recoveryRow{}).Error; err != nil {
+			return err
+		}
+		for i, h := range hashes {
+			if err := tx.Create(&recoveryRow{UserID: userID, Idx: i, Hash: h}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UseRecoveryCode implements app.Store.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID string, idx int, at time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&recoveryRow{}).Where("user_id = ? AND idx = ? AND used_at IS NULL", userID, idx).
+		Update("used_at", at.UTC())
+	return res.RowsAffected == 1, res.Error
+}
+
+// UnusedRecoveryCodes implements app.Store.
+func (s *Store) UnusedRecoveryCodes(ctx context.Context, userID string) (map[int]string, error) {
+	var rows []recoveryRow
+	if err := s.db.WithContext(ctx).Where("user_id = ? AND used_at IS NULL", userID).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[int]string, len(rows))
+	for _, r := range rows {
+		out[r.Idx] = r.Hash
+	}
+	return out, nil
+}
+
+type passkeyRow struct {
+	ID        string `gorm:"primaryKey"`
+	UserID    string
+	Data      string
+	CreatedAt time.Time
+}
+
+func (passkeyRow) TableName() string { return "webauthn_credentials" }
+
+// AddPasskey implements app.Store.
+func (s *Store) AddPasskey(ctx context.Context, userID, credentialID string, data []byte, at time.Time) error {
+	return conflict(s.db.WithContext(ctx).Create(&passkeyRow{ID: credentialID, UserID: userID, Data: string(data), CreatedAt: at.UTC()}).Error)
+}
+
+// Passkeys implements app.Store.
+func (s *Store) Passkeys(ctx context.Context, userID string) ([][]byte, error) {
+	var rows []passkeyRow
+	if err := s.db.WithContext(ctx).Where("user_id = ?", userID).Order("created_at").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(rows))
+	for i, r := range rows {
+		out[i] = []byte(r.Data)
+	}
+	return out, nil
+}
+
+// UpdatePasskey implements app.Store.
+func (s *Store) UpdatePasskey(ctx context.Context, credentialID string, data []byte) error {
+	return s.db.WithContext(ctx).Model(&passkeyRow{}).Where("id = ?", credentialID).Update("data", string(data)).Error
+}
+
+type tokenRow struct {
+	TokenHash string `gorm:"primaryKey"`
+	ClinicID  string
+	UserID    string
+	Purpose   string
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
+func (tokenRow) TableName() string { return "account_tokens" }
+
+// CreateAccountToken implements app.Store.
+func (s *Store) CreateAccountToken(ctx context.Context, t app.AccountToken) error {
+	return s.db.WithContext(ctx).Create(&tokenRow{TokenHash: t.Hash, ClinicID: t.ClinicID, UserID: t.UserID, Purpose: t.Purpose,
+		ExpiresAt: t.ExpiresAt.UTC(), CreatedAt: t.CreatedAt.UTC()}).Error
+}
+
+// UseAccountToken implements app.Store.
+func (s *Store) UseAccountToken(ctx context.Context, clinicID, hash, purpose string, now time.Time) (app.AccountToken, error) {
+	var out app.AccountToken
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r tokenRow
+		err := s.forUpdate(tx).Where("token_hash = ? AND clinic_id = ? AND purpose = ?", hash, clinicID, purpose).Take(&r).Error
+		if err != nil || r.UsedAt != nil || !now.Before(r.ExpiresAt) {
+			return domain.ErrInvalidLink
+		}
+		t := now.UTC()
+		if err := tx.Model(&tokenRow{}).Where("token_hash = ?", hash).Update("used_at", t).Error; err != nil {
+			return err
+		}
+		out = app.AccountToken{Hash: r.TokenHash, ClinicID: r.ClinicID, UserID: r.UserID, Purpose: r.Purpose,
+			ExpiresAt: r.ExpiresAt.UTC(), CreatedAt: r.CreatedAt.UTC()}
+		return nil
+	})
+	return out, err
 }

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/havenhealth/haven/libs/authn"
+	"github.com/havenhealth/haven/libs/authz"
+	"github.com/havenhealth/haven/services/identity/internal/domain"
+)
+
+// Store is what the use cases need from persistence.
+type Store interface {
+	// CreateClinicWithOwner stores both, and the clinic's default settings,
+	// in one transaction. A clinic id or slug that exists already is
+	// domain.ErrConflict.
+	CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User, s domain.Settings) error
+	Clinic(ctx context.Context, id string) (domain.Clinic, error)
+	Owner(ctx context.Context, clinicID string) (domain.User, error)
+	// DeleteClinic removes a clinic and everything identity holds for it.
+	DeleteClinic(ctx context.Context, id string) error
+
+	Settings(ctx context.Context, clinicID string) (domain.Settings, error)
+	SaveSettings(ctx context.Context, s domain.Settings) error
+
+	CreateUser(ctx context.Context, u domain.User) error
+	User(ctx context.Context, clinicID, id string) (domain.User, error)
+	UserByEmailLookup(ctx context.Context, clinicID, lookup string) (domain.User, error)
+	ListUsers(ctx context.Context, clinicID, after string, limit int) ([]domain.User, error)
+	// UpdateUser runs fn on the user inside one transaction; the clinic's
+	// other users are passed so rules spanning accounts (the last owner)
+	// are checked under the same lock.
+	UpdateUser(ctx context.Context, clinicID, id string, fn func(u *domain.User, activeOwners int) error) (domain.User, error)
+	// SetLookupKeyIfMissing gives a clinic created before lookup keys existed
+	// its key, and returns the clinic's key either way.
+	SetLookupKeyIfMissing(ctx context.Context, clinicID string, key []byte) ([]byte, error)
+	// UsersMissingLookup lists users whose e-mail lookup column is empty.
+	UsersMissingLookup(ctx context.Context, limit int) ([]domain.User, error)
+
+	SigningKeys(ctx context.Context) ([]authn.Key, error)
+	AddSigningKey(ctx context.Context, k authn.Key) error
+
+	RecordLogin(ctx context.Context, a domain.LoginAttempt) error
+	LoginHistory(ctx context.Context, clinicID string, f HistoryFilter) ([]domain.LoginAttempt, error)
+
+	CreateChallenge(ctx context.Context, c domain.Challenge) error
+	Challenge(ctx context.Context, clinicID, id string) (domain.Challenge, error)
+	// UpdateChallenge runs fn on the challenge inside one transaction.
+	UpdateChallenge(ctx context.Context, clinicID, id string, fn func(c *domain.Challenge) error) (domain.Challenge, error)
+
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error
+	// UseRecoveryCode marks the code at idx used; false if it was used already.
+	UseRecoveryCode(ctx context.Context, userID string, idx int, at time.Time) (bool, error)
+	UnusedRecoveryCodes(ctx context.Context, userID string) (map[int]string, error)
+
+	AddPasskey(ctx context.Context, userID, credentialID string, data []byte, at time.Time) error
+	Passkeys(ctx context.Context, userID string) ([][]byte, error)
+	UpdatePasskey(ctx context.Context, credentialID string, data []byte) error
+
+	CreateAccountToken(ctx context.Context, t AccountToken) error
+	// UseAccountToken marks an unexpired, unused token of purpose used and
+	// returns it; anything else is domain.ErrInvalidCode.
+	UseAccountToken(ctx context.Context, clinicID, hash, purpose string, now time.Time) (AccountToken, error)
+}
+
+// AccountToken is a single-use token (stored hashed): a reset or an invitation.
+type AccountToken struct {
+	Hash      string
+	ClinicID  string
+	UserID    string
+	Purpose   string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// HistoryFilter narrows the login history; zero fields do not filter.
+type HistoryFilter struct {
+	From, To time.Time
+	UserID   string
+	Outcome  domain.Outcome
+	// After is the cursor: the (time, id) of the last entry already seen.
+	AfterTime time.Time
+	AfterID   string
+	Limit     int
+}
+
+// Sessions holds live sessions (Redis in production).
+type Sessions interface {
+	Create(ctx context.Context, s authn.Session) error
+	Touch(ctx context.Context, clinicID, sessionID string) (authn.Session, error)
+	Revoke(ctx context.Context, clinicID, sessionID string) error
+	RevokeUser(ctx context.Context, clinicID, userID, exceptSessionID string) (int, error)
+	UpdateUser(ctx context.Context, clinicID, userID string, role authz.Role, grants authz.Grants) error
+	// SetIdleTimeout applies a clinic's idle time-out to its live sessions too.
+	SetIdleTimeout(ctx context.Context, clinicID string, d time.Duration) error
+}
+
+// Lockout counts failed sign-ins per account key (Redis in production).
+type Lockout interface {
+	// Locked reports whether key is locked and for how much longer.
+	Locked(ctx context.Context, key string) (time.Duration, error)
+	// Fail records a failure and reports whether key is now locked.
+	Fail(ctx context.Context, key string) error
+	Clear(ctx context.Context, key string) error
+}
+
+// Message is something to deliver to a person. Body may hold a code or a
+// link; it is never logged.
+type Message struct {
+	ClinicID string `json:"clinic_id"`
+	UserID   string `json:"user_id"`
+	Channel  string `json:"channel"` // "sms" or "email"
+	To       string `json:"to"`
+	Subject  string `json:"subject,omitempty"`
+	Body     string `json:"body"`
+	Purpose  string `json:"purpose"` // "two_step_code", "password_reset", "invitation"
+}
+
+// Notifier delivers messages; the messaging service will implement it, the
+// devstack writes them to a local outbox.
+type Notifier interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// RequestMeta describes where a sign-in came from, for the login history.
+type RequestMeta struct {
+	IP        string
+	UserAgent string
+}

@@ -1,0 +1,267 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/havenhealth/haven/libs/authz"
+	"github.com/havenhealth/haven/libs/password"
+	"github.com/havenhealth/haven/libs/provisioning"
+	"github.com/havenhealth/haven/services/identity/internal/domain"
+)
+
+// NewUser is what an owner or admin submits to create an account.
+type NewUser struct {
+	Name     string
+	Email    string
+	Role     string
+	Password string        // empty: an invitation is e-mailed instead
+	Grants   *authz.Grants // nil: the role's template
+}
+
+// CreateUser creates a staff or patient account in the actor's clinic. With
+// a password the account is active at once (the "create a staff user, give
+// it Billing" model); without one an invitation goes out.
+func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser) (domain.User, error) {
+	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
+		return domain.User{}, err
+	}
+	name := trimmed(in.Name)
+	if name == "" || len(name) > 200 {
+		return domain.User{}, invalid("name", "must be 1-200 characters")
+	}
+	email, ok := provisioning.NormalizeEmail(in.Email)
+	if !ok {
+		return domain.User{}, invalid("email", "must be a valid e-mail address")
+	}
+	role, err := authz.ParseRole(in.Role)
+	if err != nil {
+		return domain.User{}, invalid("role", "must be one of owner, admin, practitioner, front_desk, billing, patient")
+	}
+	if role == authz.RoleOwner && actor.Role != authz.RoleOwner {
+		return domain.User{}, fmt.Errorf("only an owner may create an owner: %w", domain.ErrForbidden)
+	}
+	grants := authz.RoleGrants(role)
+	if in.Grants != nil {
+		if err := in.Grants.Validate(); err != nil {
+			return domain.User{}, invalid("grants", "has an unknown value")
+		}
+		grants = *in.Grants
+	}
+	if in.Password == "" && a.d.Notifier == nil {
+		return domain.User{}, fmt.Errorf("invitations cannot be delivered; set a password instead: %w", domain.ErrUnavailable)
+	}
+	clinic, err := a.d.Store.Clinic(ctx, actor.ClinicID)
+	if err != nil {
+		return domain.User{}, err
+	}
+	now := a.now()
+	u := domain.User{
+		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: actor.ClinicID, Name: name, Email: email,
+		EmailLookup: EmailLookup(clinic.LookupKey, email), Role: role, Grants: grants, Status: domain.UserActive,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if in.Password != "" {
+		if err := password.Validate(in.Password); err != nil {
+			return domain.User{}, invalid("password", provisioning.PasswordReason(err))
+		}
+		if u.PasswordHash, err = password.Hash(in.Password); err != nil {
+			return domain.User{}, err
+		}
+	} else {
+		u.Status = domain.UserInvited
+		u.PasswordHash = "!" // no password can match until the invitation is accepted
+	}
+	if err := a.d.Store.CreateUser(ctx, u); err != nil {
+		return domain.User{}, err
+	}
+	if u.Status == domain.UserInvited {
+		token := base64.RawURLEncoding.EncodeToString(randomBytes(32))
+		if err := a.d.Store.CreateAccountToken(ctx, AccountToken{Hash: hashToken(token), ClinicID: u.ClinicID, UserID: u.ID,
+			Purpose: domain.PurposeInvite, ExpiresAt: now.Add(domain.InviteTokenTTL), CreatedAt: now}); err != nil {
+			return domain.User{}, err
+		}
+		link := fmt.Sprintf("%s/c/%s/identity/v1/invitations/%s", a.d.PublicURL, clinic.Slug, token)
+		if err := a.send(ctx, Message{ClinicID: u.ClinicID, UserID: u.ID, Channel: "email", To: u.Email, Purpose: "invitation",
+			Subject: "You are invited to " + clinic.Name + " on Haven",
+			Body:    "Set your password to join " + clinic.Name + ": POST a new password to " + link + " within 7 days."}); err != nil {
+			return domain.User{}, err
+		}
+	}
+	return u, nil
+}
+
+// AcceptInvitation sets an invited user's password and activates the account.
+func (a *App) AcceptInvitation(ctx context.Context, clinicID, token, pw string) error {
+	if err := password.Validate(pw); err != nil {
+		return invalid("password", provisioning.PasswordReason(err))
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	t, err := a.d.Store.UseAccountToken(ctx, clinicID, hashToken(token), domain.PurposeInvite, a.now())
+	if err != nil {
+		return err
+	}
+	_, err = a.d.Store.UpdateUser(ctx, clinicID, t.UserID, func(u *domain.User, _ int) error {
+		if u.Status != domain.UserInvited {
+			return domain.ErrInvalidLink
+		}
+		u.PasswordHash, u.Status, u.UpdatedAt = hash, domain.UserActive, a.now()
+		return nil
+	})
+	return err
+}
+
+// GetUser returns an account of the actor's clinic (any account with
+// user.read; one's own always).
+func (a *App) GetUser(ctx context.Context, actor authz.Principal, id string) (domain.User, error) {
+	if id != actor.UserID {
+		if err := authorize(actor, authz.ActionUserRead, authz.Resource{}); err != nil {
+			return domain.User{}, err
+		}
+	}
+	return a.d.Store.User(ctx, actor.ClinicID, id)
+}
+
+// ListUsers pages through the clinic's accounts in id order.
+func (a *App) ListUsers(ctx context.Context, actor authz.Principal, after string, limit int) ([]domain.User, error) {
+	if err := authorize(actor, authz.ActionUserRead, authz.Resource{}); err != nil {
+		return nil, err
+	}
+	return a.d.Store.ListUsers(ctx, actor.ClinicID, after, limit)
+}
+
+// UserPatch changes an account; nil fields stay as they are.
+type UserPatch struct {
+	Name   *string
+	Role   *string
+	Grants *authz.Grants
+}
+
+// UpdateUser changes name, role or grants. A new role without grants takes
+// the role's template. Live sessions see new grants at once.
+func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, p UserPatch) (domain.User, error) {
+	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
+		return domain.User{}, err
+	}
+	var role authz.Role
+	if p.Role != nil {
+		r, err := authz.ParseRole(*p.Role)
+		if err != nil {
+			return domain.User{}, invalid("role", "must be one of owner, admin, practitioner, front_desk, billing, patient")
+		}
+		role = r
+	}
+	if p.Grants != nil {
+		if err := p.Grants.Validate(); err != nil {
+			return domain.User{}, invalid("grants", "has an unknown value")
+		}
+	}
+	if p.Name != nil {
+		if n := trimmed(*p.Name); n == "" || len(n) > 200 {
+			return domain.User{}, invalid("name", "must be 1-200 characters")
+		}
+	}
+	u, err := a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, activeOwners int) error {
+		if (role == authz.RoleOwner || u.Role == authz.RoleOwner) && actor.Role != authz.RoleOwner {
+			return fmt.Errorf("only an owner may change an owner: %w", domain.ErrForbidden)
+		}
+		if role != "" && role != u.Role {
+			if u.Role == authz.RoleOwner && u.Status == domain.UserActive && activeOwners <= 1 {
+				return domain.ErrLastOwner
+			}
+			u.Role, u.Grants = role, authz.RoleGrants(role)
+		}
+		if p.Grants != nil {
+			u.Grants = *p.Grants
+		}
+		if p.Name != nil {
+			u.Name = trimmed(*p.Name)
+		}
+		u.UpdatedAt = a.now()
+		return nil
+	})
+	if err != nil {
+		return domain.User{}, err
+	}
+	if err := a.d.Sessions.UpdateUser(ctx, u.ClinicID, u.ID, u.Role, u.Grants); err != nil {
+		return domain.User{}, fmt.Errorf("apply new grants to live sessions: %w", err)
+	}
+	return u, nil
+}
+
+// Deactivate ends an account's access at once: status, then every session.
+func (a *App) Deactivate(ctx context.Context, actor authz.Principal, id string) (domain.User, error) {
+	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
+		return domain.User{}, err
+	}
+	u, err := a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, activeOwners int) error {
+		if u.Role == authz.RoleOwner && actor.Role != authz.RoleOwner {
+			return fmt.Errorf("only an owner may deactivate an owner: %w", domain.ErrForbidden)
+		}
+		if u.Role == authz.RoleOwner && u.Status == domain.UserActive && activeOwners <= 1 {
+			return domain.ErrLastOwner
+		}
+		u.Status, u.UpdatedAt = domain.UserDeactivated, a.now()
+		return nil
+	})
+	if err != nil {
+		return domain.User{}, err
+	}
+	if _, err := a.d.Sessions.RevokeUser(ctx, u.ClinicID, u.ID, ""); err != nil {
+		return domain.User{}, fmt.Errorf("end sessions of deactivated user: %w", err)
+	}
+	return u, nil
+}
+
+// Reactivate lets a deactivated account sign in again.
+func (a *App) Reactivate(ctx context.Context, actor authz.Principal, id string) (domain.User, error) {
+	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
+		return domain.User{}, err
+	}
+	return a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, _ int) error {
+		if u.Status != domain.UserDeactivated {
+			return fmt.Errorf("user is %s: %w", u.Status, domain.ErrConflict)
+		}
+		if u.Role == authz.RoleOwner && actor.Role != authz.RoleOwner {
+			return fmt.Errorf("only an owner may reactivate an owner: %w", domain.ErrForbidden)
+		}
+		u.Status, u.UpdatedAt = domain.UserActive, a.now()
+		return nil
+	})
+}
+
+// BackfillEmailLookups fills the lookup column of accounts created before it
+// existed. It runs at start-up and is idempotent.
+func (a *App) BackfillEmailLookups(ctx context.Context) error {
+	for {
+		users, err := a.d.Store.UsersMissingLookup(ctx, 100)
+		if err != nil || len(users) == 0 {
+			return err
+		}
+		for _, u := range users {
+			key, err := a.d.Store.SetLookupKeyIfMissing(ctx, u.ClinicID, randomBytes(32))
+			if err != nil {
+				return err
+			}
+			lookup := EmailLookup(key, u.Email)
+			if _, err := a.d.Store.UpdateUser(ctx, u.ClinicID, u.ID, func(x *domain.User, _ int) error {
+				x.EmailLookup = lookup
+				if x.Grants.Charts == "" { // never set: rows from before grants existed
+					x.Grants = authz.RoleGrants(x.Role)
+				}
+				if x.UpdatedAt.IsZero() {
+					x.UpdatedAt = x.CreatedAt
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+	}
+}

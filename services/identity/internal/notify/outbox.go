@@ -1,0 +1,52 @@
+// Package notify delivers identity's messages. Until the messaging service
+// exists, the devstack uses Outbox: each message is appended as one JSON
+// line to a file in the region's own data directory, where a developer (or
+// a test) reads sign-in codes, invitations and reset links.
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/havenhealth/haven/services/identity/internal/app"
+)
+
+// Outbox appends messages to <Dir>/outbox.jsonl.
+type Outbox struct {
+	Dir string
+	mu  sync.Mutex
+}
+
+// Entry is one line of the outbox file.
+type Entry struct {
+	app.Message
+	SentAt time.Time `json:"sent_at"`
+}
+
+// Send implements app.Notifier.
+func (o *Outbox) Send(_ context.Context, m app.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(o.Dir, "outbox.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	line, err := json.Marshal(Entry{Message: m, SentAt: time.Now().UTC()})
+	if err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return f.Close()
+}

@@ -132,7 +132,9 @@ type Service struct {
 	PublicURL string `conf:"default:http://localhost:8080,help:the router's public base URL (names the token issuer)"`
 	// IdentityURL is this region's identity service, whose JWKS verifies tokens.
 	IdentityURL string `conf:"help:the region's identity service base URL (its JWKS verifies tokens)"`
-	Dev         Dev
+	// SignInPerMinute bounds sign-in attempts per client IP and clinic.
+	SignInPerMinute int `conf:"default:30,help:sign-in attempts allowed per client IP and clinic per minute"`
+	Dev             Dev
 }
 
 // Dev holds settings only the devstack uses.

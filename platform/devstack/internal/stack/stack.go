@@ -245,6 +245,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				// Messages (sign-in codes, resets, invitations) land in the
 				// region's own directory until the messaging service exists.
 				"HAVEN_DEV_OUTBOX=" + filepath.Join(reg.Dir, "outbox"),
+				"HAVEN_SIGN_IN_PER_MINUTE=" + strconv.Itoa(o.SignupPerMinute*10),
 			}
 			c, err := s.spawn(string(region)+"/"+svc, filepath.Join(o.BinDir, svc), nil, env,
 				filepath.Join(reg.Dir, "logs", svc+".log"))

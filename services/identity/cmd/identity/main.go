@@ -77,7 +77,7 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 		}
 	}
 	if d.Redis != nil {
-		api.Limiter, api.SignInLimit, api.LimitPrefix = redis_rate.NewLimiter(d.Redis), redis_rate.PerMinute(30), service.SessionPrefix
+		api.Limiter, api.SignInLimit, api.LimitPrefix = redis_rate.NewLimiter(d.Redis), redis_rate.PerMinute(d.Config.SignInPerMinute), service.SessionPrefix
 	}
 	api.Register(mux)
 	return nil, nil

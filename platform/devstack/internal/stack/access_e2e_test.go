@@ -1,0 +1,140 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/stretchr/testify/require"
+)
+
+// callAs is call with a bearer token.
+func callAs(t *testing.T, method, url, token string, body any) response {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	r := response{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: map[string]any{}}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func signInAs(t *testing.T, base, email, password string) string {
+	t.Helper()
+	r := callAs(t, http.MethodPost, base+"/identity/v1/sessions", "", map[string]string{"email": email, "password": password})
+	require.Equal(t, http.StatusCreated, r.status, "sign-in: %v", r.body)
+	tok, _ := r.body["access_token"].(string)
+	require.NotEmpty(t, tok)
+	return tok
+}
+
+func TestDevstack_IdentityAndAccess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the end-to-end test starts the whole system")
+	}
+	temporal := temporalBin(t)
+	bin := buildBinaries(t)
+	d := startDevstack(t, bin, temporal, t.TempDir())
+	router := d.manifest.RouterURL
+	run := token(t)
+	const ownerPW, billingPW = "owner passphrase for the e2e", "billing helper passphrase"
+
+	nz := signup{country: "NZ", zone: "Pacific/Auckland", region: "sydney", slug: "acc-nz-" + run,
+		ownerName: "OwnerNZ" + run, ownerEmail: "owner-nz-" + run + "@example.org"}
+	gb := signup{country: "GB", zone: "Europe/London", region: "london", slug: "acc-gb-" + run,
+		ownerName: "OwnerGB" + run, ownerEmail: "owner-gb-" + run + "@example.org"}
+	for _, s := range []signup{nz, gb} {
+		r := call(t, http.MethodPost, router+"/v1/clinics", signupBody(s, ownerPW))
+		require.Equal(t, http.StatusCreated, r.status, "%v", r.body)
+	}
+	nzBase, gbBase := router+"/c/"+nz.slug, router+"/c/"+gb.slug
+
+	// The owner signs in and sees themself.
+	owner := signInAs(t, nzBase, nz.ownerEmail, ownerPW)
+	me := callAs(t, http.MethodGet, nzBase+"/identity/v1/me", owner, nil)
+	require.Equal(t, http.StatusOK, me.status, "%v", me.body)
+	require.Equal(t, "owner", me.body["user"].(map[string]any)["role"])
+
+	// A token from Sydney is refused on a London clinic, at the router.
+	cross := callAs(t, http.MethodGet, gbBase+"/identity/v1/me", owner, nil)
+	require.Equal(t, http.StatusUnauthorized, cross.status)
+	require.Equal(t, "application/problem+json", cross.ctype)
+
+	// The owner creates a billing user with a password; it signs in and is
+	// a billing principal in every service of the region.
+	created := callAs(t, http.MethodPost, nzBase+"/identity/v1/users", owner, map[string]string{
+		"name": "Billing " + run, "email": "billing-" + run + "@example.org", "role": "billing", "password": billingPW})
+	require.Equal(t, http.StatusCreated, created.status, "%v", created.body)
+	billingID := created.body["id"].(string)
+	billing := signInAs(t, nzBase, "billing-"+run+"@example.org", billingPW)
+	p := callAs(t, http.MethodGet, nzBase+"/scheduling/v1/principal", billing, nil)
+	require.Equal(t, http.StatusOK, p.status, "%v", p.body)
+	require.Equal(t, "billing", p.body["role"])
+	require.Equal(t, "none", p.body["grants"].(map[string]any)["charts"])
+
+	// Deactivation ends access at once: over 50 trials, the time from the
+	// owner's deactivate call until the billing token is refused by two
+	// different services.
+	var took []time.Duration
+	for i := 0; i < 50; i++ {
+		if i > 0 {
+			billing = signInAs(t, nzBase, "billing-"+run+"@example.org", billingPW)
+		}
+		start := time.Now()
+		r := callAs(t, http.MethodPost, nzBase+"/identity/v1/users/"+billingID+"/deactivate", owner, nil)
+		require.Equal(t, http.StatusOK, r.status, "%v", r.body)
+		deadline := start.Add(5 * time.Second)
+		for {
+			a := callAs(t, http.MethodGet, nzBase+"/identity/v1/me", billing, nil).status
+			b := callAs(t, http.MethodGet, nzBase+"/scheduling/v1/principal", billing, nil).status
+			if a == http.StatusUnauthorized && b == http.StatusUnauthorized {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "billing token still accepted 5 s after deactivation (%d, %d)", a, b)
+		}
+		took = append(took, time.Since(start))
+		r = callAs(t, http.MethodPost, nzBase+"/identity/v1/users/"+billingID+"/reactivate", owner, nil)
+		require.Equal(t, http.StatusOK, r.status, "%v", r.body)
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	p50, p99 := took[len(took)/2], took[(len(took)*99+99)/100-1]
+	t.Logf("revocation: deactivate → 401 from identity and scheduling, 50 trials: p50 %v, p99 %v, max %v", p50, p99, took[len(took)-1])
+	fmt.Printf("REVOCATION p50=%v p99=%v\n", p50, p99)
+	require.Less(t, p99, time.Second, "p99 time until a deactivated user's token is refused")
+
+	// A stock OpenID Connect client discovers the Sydney issuer through the
+	// router and verifies a Haven token with no Haven code.
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, d.manifest.PublicURL+"/r/sydney")
+	require.NoError(t, err)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: "haven"}).Verify(ctx, owner)
+	require.NoError(t, err)
+	require.Equal(t, me.body["user"].(map[string]any)["id"], idt.Subject)
+	london, err := oidc.NewProvider(ctx, d.manifest.PublicURL+"/r/london")
+	require.NoError(t, err)
+	_, err = london.Verifier(&oidc.Config{ClientID: "haven"}).Verify(ctx, owner)
+	require.Error(t, err, "London's keys must not verify a Sydney token")
+}

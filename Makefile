@@ -49,9 +49,9 @@ lint: $(BIN)/golangci-lint
 	$(GO) vet $(PACKAGES)
 	@for m in $(MODULE_DIRS); do echo "golangci-lint $$m"; (cd $$m && $(BIN)/golangci-lint run --config $(CURDIR)/.golangci.yml ./...) || exit 1; done
 
-## bench: every Benchmark function, with memory figures
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PACKAGES)
+## bench: every Benchmark function, with memory figures (BenchmarkMe starts the devstack)
+bench: $(BIN)/temporal
+	HAVEN_TEMPORAL_BIN=$(BIN)/temporal $(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m $(PACKAGES)
 
 ## charts: build chart dependencies, lint and render every region (needs helm, installed into ./bin)
 charts: $(BIN)/helm

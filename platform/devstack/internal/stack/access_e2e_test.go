@@ -16,7 +16,7 @@ import (
 )
 
 // callAs is call with a bearer token.
-func callAs(t *testing.T, method, url, token string, body any) response {
+func callAs(t testing.TB, method, url, token string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -42,7 +42,7 @@ func callAs(t *testing.T, method, url, token string, body any) response {
 	return r
 }
 
-func signInAs(t *testing.T, base, email, password string) string {
+func signInAs(t testing.TB, base, email, password string) string {
 	t.Helper()
 	r := callAs(t, http.MethodPost, base+"/identity/v1/sessions", "", map[string]string{"email": email, "password": password})
 	require.Equal(t, http.StatusCreated, r.status, "sign-in: %v", r.body)

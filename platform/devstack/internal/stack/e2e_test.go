@@ -31,7 +31,7 @@ type devstack struct {
 	manifest stack.Manifest
 }
 
-func buildBinaries(t *testing.T) string {
+func buildBinaries(t testing.TB) string {
 	t.Helper()
 	bin := t.TempDir()
 	cmds := []string{"github.com/havenhealth/haven/platform/router/cmd/router", "github.com/havenhealth/haven/platform/devstack/cmd/devstack"}
@@ -45,7 +45,7 @@ func buildBinaries(t *testing.T) string {
 	return bin
 }
 
-func temporalBin(t *testing.T) string {
+func temporalBin(t testing.TB) string {
 	t.Helper()
 	p := os.Getenv("HAVEN_TEMPORAL_BIN")
 	if p == "" {
@@ -57,7 +57,7 @@ func temporalBin(t *testing.T) string {
 	return p
 }
 
-func startDevstack(t *testing.T, bin, temporal, data string) *devstack {
+func startDevstack(t testing.TB, bin, temporal, data string) *devstack {
 	t.Helper()
 	manifestPath := filepath.Join(data, "devstack.json")
 	_ = os.Remove(manifestPath)
@@ -94,7 +94,7 @@ func startDevstack(t *testing.T, bin, temporal, data string) *devstack {
 }
 
 // stop sends Ctrl-C and waits; the devstack must be gone within 10 s.
-func (d *devstack) stop(t *testing.T) {
+func (d *devstack) stop(t testing.TB) {
 	t.Helper()
 	require.NoError(t, d.cmd.Process.Signal(os.Interrupt))
 	select {
@@ -110,7 +110,7 @@ type response struct {
 	ctype  string
 }
 
-func call(t *testing.T, method, url string, body any) response {
+func call(t testing.TB, method, url string, body any) response {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -139,7 +139,7 @@ type signup struct {
 	ownerEmail            string
 }
 
-func token(t *testing.T) string {
+func token(t testing.TB) string {
 	b := make([]byte, 6)
 	_, err := rand.Read(b)
 	require.NoError(t, err)

@@ -62,6 +62,9 @@ type Region struct {
 	Temporal string            `json:"temporal"`
 	// TemporalNamespace is the namespace created for the region.
 	TemporalNamespace string `json:"temporal_namespace"`
+	// EdgeSecret lets local tools call a service directly, as the router
+	// would. The manifest is written readable by its owner only.
+	EdgeSecret string `json:"edge_secret"`
 }
 
 // Manifest is written to <data>/devstack.json for tools and tests.
@@ -181,6 +184,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		s.brokers = append(s.brokers, broker)
 		reg.Kafka = strings.Join(broker.ListenAddrs(), ",")
 		secrets[string(region)] = randomSecret()
+		reg.EdgeSecret = secrets[string(region)]
 		s.Manifest.Regions[string(region)] = reg
 	}
 
@@ -301,7 +305,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("router did not become ready: %w (see %s)", err, filepath.Join(global, "logs", "router.log"))
 	}
 	m, _ := json.MarshalIndent(s.Manifest, "", "  ")
-	if err := os.WriteFile(filepath.Join(o.DataDir, "devstack.json"), m, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(o.DataDir, "devstack.json"), m, 0o600); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +60,8 @@ func TestDevstack_IdentityAndAccess(t *testing.T) {
 	}
 	temporal := temporalBin(t)
 	bin := buildBinaries(t)
-	d := startDevstack(t, bin, temporal, t.TempDir())
+	data := t.TempDir()
+	d := startDevstack(t, bin, temporal, data)
 	router := d.manifest.RouterURL
 	run := token(t)
 	const ownerPW, billingPW = "owner passphrase for the e2e", "billing helper passphrase"
@@ -137,4 +141,54 @@ func TestDevstack_IdentityAndAccess(t *testing.T) {
 	require.NoError(t, err)
 	_, err = london.Verifier(&oidc.Config{ClientID: "haven"}).Verify(ctx, owner)
 	require.Error(t, err, "London's keys must not verify a Sydney token")
+
+	// Lock-out: five wrong passwords, then even the right one gets 429; an
+	// unknown e-mail is answered exactly like a wrong password.
+	var answers []string
+	for _, email := range []string{gb.ownerEmail, "nobody-" + run + "@example.org"} {
+		r := callAs(t, http.MethodPost, gbBase+"/identity/v1/sessions", "", map[string]string{"email": email, "password": "not the passphrase at all"})
+		require.Equal(t, http.StatusUnauthorized, r.status)
+		answers = append(answers, fmt.Sprint(r.body["type"], r.body["title"], r.body["detail"]))
+	}
+	require.Equal(t, answers[0], answers[1], "unknown e-mail and wrong password must be indistinguishable")
+	for i := 0; i < 4; i++ {
+		callAs(t, http.MethodPost, gbBase+"/identity/v1/sessions", "", map[string]string{"email": gb.ownerEmail, "password": "not the passphrase at all"})
+	}
+	locked := callAs(t, http.MethodPost, gbBase+"/identity/v1/sessions", "", map[string]string{"email": gb.ownerEmail, "password": ownerPW})
+	require.Equal(t, http.StatusTooManyRequests, locked.status, "the 6th attempt is refused even with the right password")
+
+	// Password reset end to end: the link arrives in the region's outbox,
+	// sets a new password and ends the old sessions.
+	r := callAs(t, http.MethodPost, nzBase+"/identity/v1/password-resets", "", map[string]string{"email": nz.ownerEmail})
+	require.Equal(t, http.StatusAccepted, r.status)
+	link := lastOutboxBody(t, filepath.Join(data, "sydney", "outbox", "outbox.jsonl"), "password_reset")
+	i := strings.Index(link, "/password-resets/")
+	require.GreaterOrEqual(t, i, 0)
+	resetToken := strings.Fields(link[i+len("/password-resets/"):])[0]
+	r = callAs(t, http.MethodPost, nzBase+"/identity/v1/password-resets/"+resetToken, "", map[string]string{"password": "a fresh passphrase after reset"})
+	require.Equal(t, http.StatusNoContent, r.status, "%v", r.body)
+	require.Equal(t, http.StatusUnauthorized, callAs(t, http.MethodGet, nzBase+"/identity/v1/me", owner, nil).status, "old session ended")
+	signInAs(t, nzBase, nz.ownerEmail, "a fresh passphrase after reset")
+	require.Empty(t, filesContaining(t, filepath.Join(data, "london"), resetToken), "the reset link stays in the clinic's region")
+}
+
+// lastOutboxBody reads the devstack outbox and returns the body of the
+// newest message with purpose.
+func lastOutboxBody(t *testing.T, path, purpose string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var body string
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var m struct {
+			Purpose string `json:"purpose"`
+			Body    string `json:"body"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &m))
+		if m.Purpose == purpose {
+			body = m.Body
+		}
+	}
+	require.NotEmpty(t, body, "no %s message in the outbox", purpose)
+	return body
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/service"
 	"github.com/havenhealth/haven/services/identity/internal/app"
+	"github.com/havenhealth/haven/services/identity/internal/domain"
 	"github.com/havenhealth/haven/services/identity/internal/httpapi"
 	"github.com/havenhealth/haven/services/identity/internal/mfa"
 	"github.com/havenhealth/haven/services/identity/internal/notify"
@@ -74,6 +75,9 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 		api.App = a
 		if api.Auth != nil {
 			api.Auth.Verifier.Keys = a.KeySource()
+			refresh := *api.Auth.Verifier
+			refresh.Leeway = domain.MaxSessionLifetime
+			api.RefreshAuth = &authn.Authenticator{Verifier: &refresh, Sessions: d.Sessions, Logger: d.Logger}
 		}
 	}
 	if d.Redis != nil {

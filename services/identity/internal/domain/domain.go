@@ -170,6 +170,9 @@ const (
 	MaxIdleTimeout     = 180 * time.Minute
 	DefaultIdleTimeout = 30 * time.Minute
 	DefaultSessionMax  = 12 * time.Hour
+	// MaxSessionLifetime bounds any session; refresh accepts an expired
+	// access token no older than this (the session itself decides).
+	MaxSessionLifetime = 24 * time.Hour
 )
 
 // DefaultSettings are a new clinic's settings.

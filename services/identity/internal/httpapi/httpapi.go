@@ -27,7 +27,11 @@ type API struct {
 	Region string
 	Secret []byte
 	// Auth verifies bearer tokens and sessions; nil only in route listings.
-	Auth   *authn.Authenticator
+	Auth *authn.Authenticator
+	// RefreshAuth is Auth with a token lifetime leeway as long as a session
+	// may live: an expired access token still refreshes while its session
+	// is alive (Redis enforces the idle and absolute limits).
+	RefreshAuth *authn.Authenticator
 	Logger *slog.Logger
 	// Limiter, when set, bounds sign-in attempts per client IP.
 	Limiter     *redis_rate.Limiter
@@ -69,7 +73,7 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("POST /v1/me/two-step/passkeys", authed(a.beginPasskey))
 	mux.Handle("POST /v1/me/two-step/passkeys/{challenge_id}", authed(a.finishPasskey))
 	mux.Handle("DELETE /v1/sessions/current", authed(a.signOut))
-	mux.Handle("POST /v1/sessions/current/refresh", authed(a.refresh))
+	mux.Handle("POST /v1/sessions/current/refresh", a.refreshable(a.refresh))
 	mux.Handle("DELETE /v1/sessions", authed(a.signOutEverywhere))
 
 	mux.Handle("POST /v1/users", authed(a.createUser))
@@ -81,6 +85,21 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("GET /v1/settings", authed(a.getSettings))
 	mux.Handle("PATCH /v1/settings", authed(a.patchSettings))
 	mux.Handle("GET /v1/login-history", authed(a.loginHistory))
+}
+
+// refreshable authenticates like authed, but accepts an expired token whose
+// session is still alive.
+func (a *API) refreshable(h http.HandlerFunc) http.Handler {
+	auth := a.RefreshAuth
+	if auth == nil {
+		auth = a.Auth
+	}
+	if auth == nil {
+		return edgeauth.Require(a.Secret, a.Region, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			problem.Write(w, r, problem.Unavailable("authentication is not configured (no Redis)"))
+		}))
+	}
+	return edgeauth.Require(a.Secret, a.Region, auth.Require(h))
 }
 
 // decode reads a JSON body or writes the problem; it reports success.

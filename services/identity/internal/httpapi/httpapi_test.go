@@ -158,3 +158,47 @@ func TestSessions_SignInMeSignOutOverHTTP(t *testing.T) {
 	}
 	require.Equal(t, bodies[0], bodies[1])
 }
+
+func TestRefresh_AcceptsAnExpiredTokenOfALiveSession(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: clock}
+	a := app.New(app.Deps{Store: store.New(storetest.Open(t, migrations.FS)), Sessions: sessions,
+		Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Region: residency.Sydney, Issuer: "http://localhost:8080/r/sydney",
+		CodeKey: []byte("0123456789abcdef0123456789abcdef"), Now: clock})
+	require.NoError(t, a.LoadKeys(context.Background()))
+	v := &authn.Verifier{Issuer: "http://localhost:8080/r/sydney", Keys: a.KeySource(), Now: clock}
+	lenient := *v
+	lenient.Leeway = 24 * time.Hour
+	api := &httpapi.API{App: a, Region: "sydney", Secret: secret, Logger: slog.New(slog.DiscardHandler),
+		Auth: &authn.Authenticator{Verifier: v, Sessions: sessions}, RefreshAuth: &authn.Authenticator{Verifier: &lenient, Sessions: sessions}}
+	mux := http.NewServeMux()
+	api.Register(mux)
+
+	c := provisioning.Clinic{ID: uuid.NewString(), Slug: "harbour", Name: "Harbour", Country: "NZ", TimeZone: "Pacific/Auckland",
+		Owner: provisioning.Owner{Name: "Aroha", Email: "aroha@example.org", Password: "a perfectly long passphrase"}}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, provisionRequest(t, c, true))
+	require.Equal(t, http.StatusCreated, rec.Code)
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "POST", "/v1/sessions", c.ID, `{"email":"aroha@example.org","password":"a perfectly long passphrase"}`, ""))
+	require.Equal(t, http.StatusCreated, rec.Code)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &tok))
+
+	now = now.Add(15 * time.Minute) // the token (10 min) has expired; the session (30 min idle) has not
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "GET", "/v1/me", c.ID, "", tok.AccessToken))
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "an expired token is refused for normal use")
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "POST", "/v1/sessions/current/refresh", c.ID, "", tok.AccessToken))
+	require.Equal(t, http.StatusOK, rec.Code, "but refreshes while the session lives: %s", rec.Body.String())
+
+	now = now.Add(31 * time.Minute) // idle beyond the 30-minute default
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, signedJSON(t, "POST", "/v1/sessions/current/refresh", c.ID, "", tok.AccessToken))
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "an idle-ended session does not refresh")
+}

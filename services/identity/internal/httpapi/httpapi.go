@@ -32,7 +32,7 @@ type API struct {
 	// may live: an expired access token still refreshes while its session
 	// is alive (Redis enforces the idle and absolute limits).
 	RefreshAuth *authn.Authenticator
-	Logger *slog.Logger
+	Logger      *slog.Logger
 	// Limiter, when set, bounds sign-in attempts per client IP.
 	Limiter     *redis_rate.Limiter
 	SignInLimit redis_rate.Limit

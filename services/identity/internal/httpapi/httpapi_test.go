@@ -28,16 +28,23 @@ import (
 
 var secret = []byte("sydney-edge-secret-0123456789")
 
-func newMux(t *testing.T) *http.ServeMux {
+func newMux(t *testing.T) *http.ServeMux { return newMuxAt(t, nil) }
+
+// newMuxAt builds identity's HTTP API on a fresh store and Redis, with the
+// clock now (nil: the wall clock); refresh accepts expired tokens as in main.
+func newMuxAt(t *testing.T, now func() time.Time) *http.ServeMux {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
-	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix}
+	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: now}
 	a := app.New(app.Deps{Store: store.New(storetest.Open(t, migrations.FS)), Sessions: sessions,
 		Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Region: residency.Sydney, Issuer: "http://localhost:8080/r/sydney",
-		CodeKey: []byte("0123456789abcdef0123456789abcdef")})
+		CodeKey: []byte("0123456789abcdef0123456789abcdef"), Now: now})
 	require.NoError(t, a.LoadKeys(context.Background()))
+	v := &authn.Verifier{Issuer: "http://localhost:8080/r/sydney", Keys: a.KeySource(), Now: now}
+	lenient := *v
+	lenient.Leeway = 24 * time.Hour
 	api := &httpapi.API{App: a, Region: "sydney", Secret: secret, Logger: slog.New(slog.DiscardHandler),
-		Auth: &authn.Authenticator{Verifier: &authn.Verifier{Issuer: "http://localhost:8080/r/sydney", Keys: a.KeySource()}, Sessions: sessions}}
+		Auth: &authn.Authenticator{Verifier: v, Sessions: sessions}, RefreshAuth: &authn.Authenticator{Verifier: &lenient, Sessions: sessions}}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	return mux
@@ -160,21 +167,8 @@ func TestSessions_SignInMeSignOutOverHTTP(t *testing.T) {
 }
 
 func TestRefresh_AcceptsAnExpiredTokenOfALiveSession(t *testing.T) {
-	rdb, prefix := redistest.New(t)
 	now := time.Now()
-	clock := func() time.Time { return now }
-	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: clock}
-	a := app.New(app.Deps{Store: store.New(storetest.Open(t, migrations.FS)), Sessions: sessions,
-		Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Region: residency.Sydney, Issuer: "http://localhost:8080/r/sydney",
-		CodeKey: []byte("0123456789abcdef0123456789abcdef"), Now: clock})
-	require.NoError(t, a.LoadKeys(context.Background()))
-	v := &authn.Verifier{Issuer: "http://localhost:8080/r/sydney", Keys: a.KeySource(), Now: clock}
-	lenient := *v
-	lenient.Leeway = 24 * time.Hour
-	api := &httpapi.API{App: a, Region: "sydney", Secret: secret, Logger: slog.New(slog.DiscardHandler),
-		Auth: &authn.Authenticator{Verifier: v, Sessions: sessions}, RefreshAuth: &authn.Authenticator{Verifier: &lenient, Sessions: sessions}}
-	mux := http.NewServeMux()
-	api.Register(mux)
+	mux := newMuxAt(t, func() time.Time { return now })
 
 	c := provisioning.Clinic{ID: uuid.NewString(), Slug: "harbour", Name: "Harbour", Country: "NZ", TimeZone: "Pacific/Auckland",
 		Owner: provisioning.Owner{Name: "Aroha", Email: "aroha@example.org", Password: "a perfectly long passphrase"}}

@@ -473,3 +473,25 @@ func TestPasswordsAreStoredHashed(t *testing.T) {
 	require.NotEmpty(t, u.EmailLookup)
 	require.NotContains(t, u.EmailLookup, "aroha")
 }
+
+func TestRequireTwoStep_RestrictsUntilEnrolled(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	on := true
+	_, err := f.app.UpdateSettings(ctx, f.owner, app.SettingsPatch{RequireTwoStep: &on})
+	require.NoError(t, err)
+
+	res, err := f.app.SignIn(ctx, f.clinicID, "aroha@example.org", ownerPassword, app.RequestMeta{})
+	require.NoError(t, err)
+	require.NotNil(t, res.Token)
+	require.True(t, res.Token.EnrollmentRequired)
+	p := f.principalOf(t, *res.Token)
+	require.False(t, authz.Decide(p, authz.ActionChartRead, authz.Resource{ClinicID: f.clinicID}).Allow, "no grants before enrolment")
+	_, err = f.app.CreateUser(ctx, p, app.NewUser{Name: "X", Email: "x@example.org", Role: "admin", Password: "some long passphrase"})
+	require.ErrorIs(t, err, domain.ErrForbidden)
+
+	require.NoError(t, f.app.EnrollSMS(ctx, p, ownerPassword, "+64211234567"))
+	s, err := f.sessions.Touch(ctx, p.ClinicID, p.SessionID)
+	require.NoError(t, err)
+	require.Equal(t, authz.ChartAccess("all"), s.Grants.Charts, "enrolment lifts the restriction on the live session")
+}

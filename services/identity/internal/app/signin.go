@@ -23,6 +23,45 @@ type Token struct {
 	AccessToken string
 	ExpiresAt   time.Time
 	SessionID   string
+	// EnrollmentRequired: the clinic requires 2-step verification and the
+	// user has none yet; the session has no grants until they enrol one.
+	EnrollmentRequired bool
+}
+
+// restricted are the grants of a session that must enrol a second factor
+// first: it may read and change only its own account.
+var restricted = authz.Grants{Charts: "none", Billing: "none", Schedule: "none", Contacts: "none"}
+
+// effectiveGrants are the grants a user's sessions carry: their own, or
+// none while the clinic requires 2-step verification they lack.
+func (a *App) effectiveGrants(ctx context.Context, u domain.User) (authz.Grants, bool, error) {
+	if !u.Role.Staff() {
+		return u.Grants, false, nil
+	}
+	settings, err := a.d.Store.Settings(ctx, u.ClinicID)
+	if err != nil {
+		return authz.Grants{}, false, err
+	}
+	if !settings.RequireTwoStep {
+		return u.Grants, false, nil
+	}
+	methods, err := a.twoStepMethods(ctx, u)
+	if err != nil {
+		return authz.Grants{}, false, err
+	}
+	if len(methods) == 0 {
+		return restricted, true, nil
+	}
+	return u.Grants, false, nil
+}
+
+// refreshGrants pushes a user's effective grants to their live sessions.
+func (a *App) refreshGrants(ctx context.Context, u domain.User) error {
+	g, _, err := a.effectiveGrants(ctx, u)
+	if err != nil {
+		return err
+	}
+	return a.d.Sessions.UpdateUser(ctx, u.ClinicID, u.ID, u.Role, g)
 }
 
 // SignInResult is either a token or a 2-step challenge.
@@ -300,15 +339,21 @@ func (a *App) startSession(ctx context.Context, u domain.User) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
+	grants, enrol, err := a.effectiveGrants(ctx, u)
+	if err != nil {
+		return Token{}, err
+	}
 	now := a.now()
 	s := authn.Session{
-		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: u.ClinicID, UserID: u.ID, Role: u.Role, Grants: u.Grants,
+		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: u.ClinicID, UserID: u.ID, Role: u.Role, Grants: grants,
 		PatientID: u.PatientID, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(settings.SessionMax), IdleTimeout: settings.IdleTimeout,
 	}
 	if err := a.d.Sessions.Create(ctx, s); err != nil {
 		return Token{}, fmt.Errorf("create session: %w", err)
 	}
-	return a.tokenFor(s)
+	tok, err := a.tokenFor(s)
+	tok.EnrollmentRequired = enrol
+	return tok, err
 }
 
 func (a *App) tokenFor(s authn.Session) (Token, error) {

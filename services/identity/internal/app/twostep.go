@@ -40,11 +40,14 @@ func (a *App) EnrollSMS(ctx context.Context, p authz.Principal, pw, phone string
 	if _, err := a.reauthenticate(ctx, p, pw); err != nil {
 		return err
 	}
-	_, err := a.d.Store.UpdateUser(ctx, p.ClinicID, p.UserID, func(u *domain.User, _ int) error {
+	u, err := a.d.Store.UpdateUser(ctx, p.ClinicID, p.UserID, func(u *domain.User, _ int) error {
 		u.Phone, u.UpdatedAt = phone, a.now()
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return a.refreshGrants(ctx, u)
 }
 
 // BeginTOTP returns a new authenticator-app secret and its otpauth:// URI.
@@ -66,11 +69,14 @@ func (a *App) ConfirmTOTP(ctx context.Context, p authz.Principal, pw, secret, co
 	if !ok {
 		return invalid("code", "does not match the secret; check the authenticator app's clock")
 	}
-	_, err := a.d.Store.UpdateUser(ctx, p.ClinicID, p.UserID, func(u *domain.User, _ int) error {
+	u, err := a.d.Store.UpdateUser(ctx, p.ClinicID, p.UserID, func(u *domain.User, _ int) error {
 		u.TOTPSecret, u.TOTPLastStep, u.UpdatedAt = secret, step, a.now()
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return a.refreshGrants(ctx, u)
 }
 
 // NewRecoveryCodes replaces the user's recovery codes with 10 new ones,
@@ -148,7 +154,10 @@ func (a *App) FinishPasskey(ctx context.Context, p authz.Principal, challengeID 
 	if err != nil {
 		return err
 	}
-	return a.d.Store.AddPasskey(ctx, p.UserID, credentialKey(cred.ID), data, now)
+	if err := a.d.Store.AddPasskey(ctx, p.UserID, credentialKey(cred.ID), data, now); err != nil {
+		return err
+	}
+	return a.refreshGrants(ctx, u)
 }
 
 func (a *App) passkeyAccount(ctx context.Context, u domain.User) (mfa.Account, error) {

@@ -189,7 +189,7 @@ func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, 
 	if err != nil {
 		return domain.User{}, err
 	}
-	if err := a.d.Sessions.UpdateUser(ctx, u.ClinicID, u.ID, u.Role, u.Grants); err != nil {
+	if err := a.refreshGrants(ctx, u); err != nil {
 		return domain.User{}, fmt.Errorf("apply new grants to live sessions: %w", err)
 	}
 	return u, nil

@@ -92,10 +92,14 @@ type tokenResponse struct {
 	AccessToken string    `json:"access_token"`
 	TokenType   string    `json:"token_type"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// TwoStepEnrollmentRequired: the session has no grants until the user
+	// enrols a second factor (the clinic requires one).
+	TwoStepEnrollmentRequired bool `json:"two_step_enrollment_required,omitempty"`
 }
 
 func writeToken(w http.ResponseWriter, status int, t app.Token) {
-	httpjson.Write(w, status, tokenResponse{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresAt: t.ExpiresAt.UTC()})
+	httpjson.Write(w, status, tokenResponse{AccessToken: t.AccessToken, TokenType: "Bearer", ExpiresAt: t.ExpiresAt.UTC(),
+		TwoStepEnrollmentRequired: t.EnrollmentRequired})
 }
 
 func (a *API) signIn(w http.ResponseWriter, r *http.Request) {

@@ -47,7 +47,7 @@ test-module: $(BIN)/temporal
 lint: $(BIN)/golangci-lint
 	@unformatted=$$(gofmt -l $(MODULE_DIRS)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PACKAGES)
-	@for m in $(MODULE_DIRS); do echo "golangci-lint $$m"; (cd $$m && $(BIN)/golangci-lint run --config $(CURDIR)/.golangci.yml ./...) || exit 1; done
+	@for m in $(MODULE_DIRS); do echo "golangci-lint $$m"; (cd $$m && $(BIN)/golangci-lint run --allow-parallel-runners --config $(CURDIR)/.golangci.yml ./...) || exit 1; done
 
 ## bench: every Benchmark function, with memory figures (BenchmarkMe starts the devstack)
 bench: $(BIN)/temporal

@@ -99,9 +99,16 @@ func List(s string) []string {
 	return out
 }
 
-// Vault locates the region's Vault.
+// Vault locates the region's Vault and says how to authenticate to it.
 type Vault struct {
 	Addr string `conf:"help:the region's Vault address"`
+	// Token authenticates directly (devstack, tests). Production leaves it
+	// empty and logs in with the pod's Kubernetes service account.
+	Token string `conf:"mask,help:Vault token (development); production uses Kubernetes auth"`
+	// Role is the Vault Kubernetes-auth role of this service.
+	Role string `conf:"help:Vault Kubernetes auth role (production)"`
+	// Mount is the transit engine's mount path.
+	Mount string `conf:"default:transit,help:mount path of the transit engine"`
 }
 
 // Temporal locates the region's Temporal frontend.

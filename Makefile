@@ -11,12 +11,12 @@ TEMPORAL_VERSION      := v1.5.1
 GOLANGCI_LINT_VERSION := v2.15.0
 HELM_VERSION          := v3.19.0
 
-MODULE_DIRS := libs platform/router platform/devstack charts \
+MODULE_DIRS := libs platform/router platform/devstack platform/vaultdev charts \
 	services/identity services/scheduling services/charting \
 	services/billing services/messaging services/audit
 ROOT     := github.com/havenhealth/haven
 PACKAGES := $(foreach m,$(MODULE_DIRS),$(ROOT)/$(m)/...)
-COMMANDS := $(ROOT)/platform/router/cmd/router $(ROOT)/platform/devstack/cmd/devstack \
+COMMANDS := $(ROOT)/platform/router/cmd/router $(ROOT)/platform/devstack/cmd/devstack $(ROOT)/platform/vaultdev/cmd/vaultdev \
 	$(foreach s,identity scheduling charting billing messaging audit,$(ROOT)/services/$(s)/cmd/$(s))
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)

@@ -65,8 +65,8 @@ func run(ctx context.Context) error {
 	sort.Strings(names)
 	for _, n := range names {
 		r := m.Regions[n]
-		fmt.Printf("  %-9s identity %s  kafka %s  redis %s  temporal %s  data %s\n",
-			n, r.Services["identity"], r.Kafka, r.Redis, r.Temporal, r.Dir)
+		fmt.Printf("  %-9s identity %s  kafka %s  redis %s  temporal %s  vault %s  data %s\n",
+			n, r.Services["identity"], r.Kafka, r.Redis, r.Temporal, r.Vault, r.Dir)
 	}
 	fmt.Printf("\nLogs are under each region's logs/ directory. Press Ctrl-C to stop.\n")
 

@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"github.com/havenhealth/haven/libs/residency"
+	"github.com/havenhealth/haven/platform/vaultdev"
 )
 
 // Services are the six regional binaries, in start order.
@@ -60,6 +61,9 @@ type Region struct {
 	Redis    string            `json:"redis"`
 	Kafka    string            `json:"kafka"`
 	Temporal string            `json:"temporal"`
+	// Vault is the region's Vault API (Vault's own transit engine, in-process).
+	Vault      string `json:"vault"`
+	VaultToken string `json:"vault_token"`
 	// TemporalNamespace is the namespace created for the region.
 	TemporalNamespace string `json:"temporal_namespace"`
 	// EdgeSecret lets local tools call a service directly, as the router
@@ -89,6 +93,7 @@ type Stack struct {
 	temporal []*child
 	brokers  []*kfake.Cluster
 	redises  []*miniredis.Miniredis
+	vaults   []*vaultdev.Server
 }
 
 // Start brings up everything and returns once the router is ready.
@@ -183,6 +188,18 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		s.brokers = append(s.brokers, broker)
 		reg.Kafka = strings.Join(broker.ListenAddrs(), ",")
+		vport, err := ports.next(i, 40)
+		if err != nil {
+			return nil, err
+		}
+		vtoken := randomSecret()
+		vault, err := vaultdev.Start(ctx, vaultdev.Options{Addr: "127.0.0.1:" + strconv.Itoa(vport),
+			Dir: filepath.Join(dir, "vault"), Token: vtoken, Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("%s vault: %w", region, err)
+		}
+		s.vaults = append(s.vaults, vault)
+		reg.Vault, reg.VaultToken = vault.URL(), vtoken
 		secrets[string(region)] = randomSecret()
 		reg.EdgeSecret = secrets[string(region)]
 		s.Manifest.Regions[string(region)] = reg
@@ -243,6 +260,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				"HAVEN_KAFKA_BROKERS=" + reg.Kafka,
 				"HAVEN_TEMPORAL_ADDRESS=" + reg.Temporal,
 				"HAVEN_TEMPORAL_NAMESPACE=" + reg.TemporalNamespace,
+				"HAVEN_VAULT_ADDR=" + reg.Vault,
+				"HAVEN_VAULT_TOKEN=" + reg.VaultToken,
 				"HAVEN_EDGE_SECRET=" + secrets[string(region)],
 				"HAVEN_PUBLIC_URL=" + publicURL,
 				"HAVEN_IDENTITY_URL=http://" + identityAddr[region],
@@ -371,6 +390,10 @@ func (s *Stack) Stop() {
 		r.Close()
 	}
 	s.redises = nil
+	for _, v := range s.vaults {
+		_ = v.Close()
+	}
+	s.vaults = nil
 }
 
 // Exited reports the first child that exits on its own, so the caller can

@@ -184,23 +184,7 @@ func parseHeader(ct []byte) (keyID []byte, headerLen int, err error) {
 	return keyID, headerLen, nil
 }
 
-// scopeLen is the length of appendScope's encoding of s.
-func scopeLen(s Scope) int {
-	n := 1
-	for _, f := range [...]string{s.ClinicID, s.Table, s.Column, s.RowID} {
-		n += uvarintLen(uint64(len(f))) + len(f)
-	}
-	return n
-}
 
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
-}
 
 // appendScope appends the versioned, length-prefixed encoding of a scope:
 //

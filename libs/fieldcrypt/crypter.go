@@ -184,8 +184,6 @@ func parseHeader(ct []byte) (keyID []byte, headerLen int, err error) {
 	return keyID, headerLen, nil
 }
 
-
-
 // appendScope appends the versioned, length-prefixed encoding of a scope:
 //
 //	0x01 | uvarint len | ClinicID | uvarint len | Table | uvarint len | Column | uvarint len | RowID

@@ -46,7 +46,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 type env struct {
 	ctx    context.Context
 	db     *store.DB
-	keys   *memKeys
+	keys   *fieldcrypttest.MemoryKeys
 	clock  *fakeClock
 	c      *fieldcrypt.Crypter
 	clinic string
@@ -60,7 +60,7 @@ func newEnv(t testing.TB) *env {
 	ctx := context.Background()
 	db := storetest.Open(t, serviceMigrations)
 	require.NoError(t, fieldcrypt.Migrate(ctx, db))
-	e := &env{ctx: ctx, db: db, keys: newMemKeys(), clock: newFakeClock()}
+	e := &env{ctx: ctx, db: db, keys: fieldcrypttest.NewMemoryKeys(), clock: newFakeClock()}
 	e.clinic = e.newClinic(t)
 	e.c = e.newCrypter()
 	return e
@@ -233,7 +233,7 @@ func TestCrypter_VaultDown(t *testing.T) {
 	cold := e.newClinic(t)
 	coldScope := fieldcrypt.Scope{ClinicID: cold, Table: "patients", Column: "email", RowID: "r1"}
 
-	e.keys.down.Store(true)
+	e.keys.Down.Store(true)
 
 	_, err = e.c.Encrypt(e.ctx, coldScope, pt)
 	require.ErrorIs(t, err, fieldcrypt.ErrUnavailable, "encrypt without a cached key")
@@ -252,7 +252,7 @@ func TestCrypter_VaultDown(t *testing.T) {
 	_, err = e.c.Encrypt(e.ctx, e.scope(), pt)
 	require.ErrorIs(t, err, fieldcrypt.ErrUnavailable, "encrypt after TTL")
 
-	e.keys.down.Store(false)
+	e.keys.Down.Store(false)
 	got, err = e.c.Decrypt(e.ctx, e.scope(), ct)
 	require.NoError(t, err, "Vault back")
 	require.True(t, bytes.Equal(pt, got))
@@ -316,7 +316,7 @@ func TestCrypter_RotateWhileDecrypting(t *testing.T) {
 		}
 	}
 	const rotations = 10
-	base := e.keys.unwraps.Load()
+	base := e.keys.Unwraps.Load()
 	for r := 0; r < rotations; r++ {
 		e.c.Forget(e.clinic)
 		readersProgress(50)
@@ -328,8 +328,8 @@ func TestCrypter_RotateWhileDecrypting(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	// Each Forget followed by reads forced at least one reload.
-	require.GreaterOrEqual(t, e.keys.unwraps.Load()-base, int64(2*rotations), "readers did not reload keys")
-	t.Logf("%d reads, %d unwraps", reads.Load(), e.keys.unwraps.Load())
+	require.GreaterOrEqual(t, e.keys.Unwraps.Load()-base, int64(2*rotations), "readers did not reload keys")
+	t.Logf("%d reads, %d unwraps", reads.Load(), e.keys.Unwraps.Load())
 	require.Zero(t, failures.Load(), "failed reads out of %d", reads.Load())
 	require.Greater(t, reads.Load(), int64(0))
 
@@ -361,7 +361,7 @@ func TestCrypter_RewrapClinicAfterRotationByAnotherService(t *testing.T) {
 func TestCrypter_ReplicasRacingFirstWriteShareOneKey(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.URL(t)
-	keys := newMemKeys()
+	keys := fieldcrypttest.NewMemoryKeys()
 	clinic := fieldcrypttest.NewClinicID(t)
 	require.NoError(t, keys.CreateKey(ctx, clinic))
 
@@ -457,7 +457,7 @@ func TestCrypter_CachesKeysForTTLAndLoadsOncePerKey(t *testing.T) {
 	ct, err := e.c.Encrypt(e.ctx, e.scope(), []byte("v"))
 	require.NoError(t, err)
 	cold := e.newCrypter()
-	base := e.keys.unwraps.Load()
+	base := e.keys.Unwraps.Load()
 
 	var wg sync.WaitGroup
 	errs := make([]error, 16)
@@ -472,17 +472,17 @@ func TestCrypter_CachesKeysForTTLAndLoadsOncePerKey(t *testing.T) {
 	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	require.EqualValues(t, 1, e.keys.unwraps.Load()-base, "concurrent cold reads unwrap once")
+	require.EqualValues(t, 1, e.keys.Unwraps.Load()-base, "concurrent cold reads unwrap once")
 
 	e.clock.Advance(5*time.Minute - time.Second)
 	_, err = cold.Decrypt(e.ctx, e.scope(), ct)
 	require.NoError(t, err)
-	require.EqualValues(t, 1, e.keys.unwraps.Load()-base, "cached within TTL")
+	require.EqualValues(t, 1, e.keys.Unwraps.Load()-base, "cached within TTL")
 
 	e.clock.Advance(time.Second)
 	_, err = cold.Decrypt(e.ctx, e.scope(), ct)
 	require.NoError(t, err)
-	require.EqualValues(t, 2, e.keys.unwraps.Load()-base, "unwrapped again after TTL")
+	require.EqualValues(t, 2, e.keys.Unwraps.Load()-base, "unwrapped again after TTL")
 }
 
 func TestCrypter_CacheSizeIsBounded(t *testing.T) {
@@ -496,13 +496,13 @@ func TestCrypter_CacheSizeIsBounded(t *testing.T) {
 		require.NoError(t, err)
 		clinics, cts = append(clinics, clinic), append(cts, ct)
 	}
-	base := e.keys.unwraps.Load()
+	base := e.keys.Unwraps.Load()
 	// The most recent two are cached; the first was evicted.
 	for i := 2; i >= 0; i-- {
 		_, err := c.Decrypt(e.ctx, fieldcrypt.Scope{ClinicID: clinics[i], Table: "t", Column: "c", RowID: "r"}, cts[i])
 		require.NoError(t, err)
 	}
-	require.EqualValues(t, 1, e.keys.unwraps.Load()-base, "only the evicted key is unwrapped again")
+	require.EqualValues(t, 1, e.keys.Unwraps.Load()-base, "only the evicted key is unwrapped again")
 }
 
 func TestCrypter_RejectsIncompleteScope(t *testing.T) {
@@ -585,7 +585,10 @@ func BenchmarkEncryptDecrypt(b *testing.B) {
 		}
 	})
 	b.Run("baseline=raw-aes-gcm", func(b *testing.B) {
-		key := randomKey()
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			b.Fatal(err)
+		}
 		block, err := aes.NewCipher(key)
 		require.NoError(b, err)
 		aead, err := cipher.NewGCM(block)
@@ -605,5 +608,5 @@ func BenchmarkEncryptDecrypt(b *testing.B) {
 }
 
 func BenchmarkColdDataKey(b *testing.B) {
-	fieldcrypttest.BenchmarkColdDataKey(b, newMemKeys())
+	fieldcrypttest.BenchmarkColdDataKey(b, fieldcrypttest.NewMemoryKeys())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/config"
 	"github.com/havenhealth/haven/libs/edgeauth"
+	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/problem"
@@ -28,6 +29,7 @@ import (
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/libs/telemetry"
+	"github.com/havenhealth/haven/libs/vaultclient"
 )
 
 // Spec describes one service binary.
@@ -57,6 +59,10 @@ type Deps struct {
 	// the session store; nil without Redis.
 	Sessions *authn.Sessions
 	Auth     *authn.Authenticator
+	// Keys and Crypter encrypt personal fields under each clinic's key in
+	// the region's Vault; nil without HAVEN_VAULT_ADDR.
+	Keys    fieldcrypt.Keys
+	Crypter *fieldcrypt.Crypter
 }
 
 // SessionPrefix namespaces the session keys in the region's Redis; identity
@@ -141,6 +147,18 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 				HTTP: &http.Client{Timeout: 5 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport)}}
 		}
 		deps.Auth = &authn.Authenticator{Verifier: &authn.Verifier{Issuer: cfg.Issuer(), Keys: keys}, Sessions: deps.Sessions, Logger: log}
+	}
+	if cfg.Vault.Addr != "" {
+		vc, err := vaultclient.Open(ctx, cfg.Vault)
+		if err != nil {
+			return err
+		}
+		if err := fieldcrypt.Migrate(ctx, db); err != nil {
+			return fmt.Errorf("%s field-encryption tables: %w", spec.Name, err)
+		}
+		fieldcrypt.RegisterSerializer()
+		deps.Keys = fieldcrypt.NewVaultKeys(vc, cfg.Vault.Mount)
+		deps.Crypter = fieldcrypt.New(deps.Keys, db, fieldcrypt.Options{})
 	}
 	mux := http.NewServeMux()
 	registerBase(mux, deps, Info{Service: spec.Name, Region: cfg.Region, Version: spec.Version})

@@ -64,13 +64,14 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 		api.Auth = &authn.Authenticator{Verifier: &authn.Verifier{Issuer: d.Config.Issuer()}, Sessions: d.Sessions, Logger: d.Logger}
 	}
 	if d.DB != nil {
-		appDeps.Store = store.New(d.DB)
+		if d.Crypter == nil {
+			return nil, fmt.Errorf("identity stores personal data only encrypted: set HAVEN_VAULT_ADDR")
+		}
+		appDeps.Store = store.New(d.DB, d.Crypter)
+		appDeps.Keys, appDeps.Crypter = d.Keys, d.Crypter
 		a := app.New(appDeps)
 		if err := a.LoadKeys(ctx); err != nil {
 			return nil, err
-		}
-		if err := a.BackfillEmailLookups(ctx); err != nil {
-			return nil, fmt.Errorf("backfill e-mail lookups: %w", err)
 		}
 		api.App = a
 		if api.Auth != nil {

@@ -3,7 +3,7 @@
 package app
 
 import (
-	"crypto/hmac"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
+	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
@@ -44,6 +45,10 @@ type Deps struct {
 	// CodeKey keys the hashes of one-time codes.
 	CodeKey  []byte
 	WebAuthn *mfa.WebAuthn
+	// Keys manages each clinic's key in the region's Vault; Crypter holds
+	// the clinic's data and lookup keys (wrapped by it).
+	Keys    fieldcrypt.Keys
+	Crypter *fieldcrypt.Crypter
 	// TokenTTL is the access tokens' lifetime (10 minutes by default).
 	TokenTTL time.Duration
 	Now      func() time.Time
@@ -76,12 +81,10 @@ func New(d Deps) *App {
 
 func (a *App) now() time.Time { return a.d.Now().UTC() }
 
-// EmailLookup is the keyed hash that finds an account by e-mail without
-// searching the e-mail itself.
-func EmailLookup(clinicKey []byte, normalizedEmail string) string {
-	m := hmac.New(sha256.New, clinicKey)
-	m.Write([]byte("email\x00" + normalizedEmail))
-	return hex.EncodeToString(m.Sum(nil))
+// emailLookup is the keyed hash (under the clinic's Vault-wrapped lookup
+// key) that finds an account by e-mail without searching the e-mail itself.
+func (a *App) emailLookup(ctx context.Context, clinicID, normalizedEmail string) (string, error) {
+	return a.d.Crypter.Lookup(ctx, clinicID, "email", normalizedEmail)
 }
 
 func randomBytes(n int) []byte {

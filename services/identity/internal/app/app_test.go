@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -15,10 +16,13 @@ import (
 
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
+	"github.com/havenhealth/haven/libs/fieldcrypt"
+	"github.com/havenhealth/haven/libs/fieldcrypt/fieldcrypttest"
 	"github.com/havenhealth/haven/libs/password"
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/libs/redisclient/redistest"
 	"github.com/havenhealth/haven/libs/residency"
+	libstore "github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/libs/store/storetest"
 	"github.com/havenhealth/haven/services/identity/internal/app"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
@@ -68,6 +72,7 @@ func (i *inbox) last(t *testing.T, purpose string) app.Message {
 }
 
 type fixture struct {
+	db       *libstore.DB
 	app      *app.App
 	store    *store.Store
 	sessions *authn.Sessions
@@ -82,7 +87,12 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	st := store.New(storetest.Open(t, migrations.FS))
+	db := storetest.Open(t, migrations.FS)
+	require.NoError(t, fieldcrypt.Migrate(context.Background(), db))
+	fieldcrypt.RegisterSerializer()
+	keys := fieldcrypttest.NewMemoryKeys()
+	crypter := fieldcrypt.New(keys, db, fieldcrypt.Options{})
+	st := store.New(db, crypter)
 	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: clk.now}
 	wa, err := mfa.NewWebAuthn("localhost", "Haven", []string{origin})
 	require.NoError(t, err)
@@ -90,10 +100,10 @@ func newFixture(t *testing.T) *fixture {
 	a := app.New(app.Deps{
 		Store: st, Sessions: sessions, Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Notifier: in,
 		Region: residency.Sydney, Issuer: origin + "/r/sydney", PublicURL: origin,
-		CodeKey: []byte(strings.Repeat("k", 32)), WebAuthn: wa, Now: clk.now,
+		CodeKey: []byte(strings.Repeat("k", 32)), WebAuthn: wa, Now: clk.now, Keys: keys, Crypter: crypter,
 	})
 	require.NoError(t, a.LoadKeys(context.Background()))
-	f := &fixture{app: a, store: st, sessions: sessions, clock: clk, inbox: in}
+	f := &fixture{db: db, app: a, store: st, sessions: sessions, clock: clk, inbox: in}
 	f.clinicID = uuid.NewString()
 	res, err := a.Provision(context.Background(), nz(f.clinicID, "harbour"))
 	require.NoError(t, err)
@@ -472,6 +482,30 @@ func TestPasswordsAreStoredHashed(t *testing.T) {
 	require.NotContains(t, u.PasswordHash, ownerPassword)
 	require.NotEmpty(t, u.EmailLookup)
 	require.NotContains(t, u.EmailLookup, "aroha")
+}
+
+func TestPersonalFieldsAreStoredEncrypted(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	require.NoError(t, f.app.EnrollSMS(ctx, f.owner, ownerPassword, "+64211234567"))
+	_, _ = f.app.SignIn(ctx, f.clinicID, "aroha@example.org", "wrong passphrase here", app.RequestMeta{IP: "198.51.100.77", UserAgent: "FancyBrowser/1.0"})
+
+	var rows []map[string]any
+	for _, table := range []string{"users", "login_attempts", "two_step_challenges"} {
+		var got []map[string]any
+		require.NoError(t, f.db.Table(table).Find(&got).Error)
+		rows = append(rows, got...)
+	}
+	require.NotEmpty(t, rows)
+	dump := fmt.Sprint(rows)
+	for _, plain := range []string{"aroha@example.org", "Aroha Ngata", "+64211234567", "198.51.100.77", "FancyBrowser"} {
+		require.NotContains(t, dump, plain, "plaintext in the database")
+	}
+	// …and yet everything reads back and sign-in by e-mail works.
+	u, err := f.store.User(ctx, f.clinicID, f.ownerID)
+	require.NoError(t, err)
+	require.Equal(t, "aroha@example.org", u.Email)
+	require.Equal(t, "+64211234567", u.Phone)
 }
 
 func TestRequireTwoStep_RestrictsUntilEnrolled(t *testing.T) {

@@ -31,11 +31,6 @@ type Store interface {
 	// other users are passed so rules spanning accounts (the last owner)
 	// are checked under the same lock.
 	UpdateUser(ctx context.Context, clinicID, id string, fn func(u *domain.User, activeOwners int) error) (domain.User, error)
-	// SetLookupKeyIfMissing gives a clinic created before lookup keys existed
-	// its key, and returns the clinic's key either way.
-	SetLookupKeyIfMissing(ctx context.Context, clinicID string, key []byte) ([]byte, error)
-	// UsersMissingLookup lists users whose e-mail lookup column is empty.
-	UsersMissingLookup(ctx context.Context, limit int) ([]domain.User, error)
 
 	SigningKeys(ctx context.Context) ([]authn.Key, error)
 	AddSigningKey(ctx context.Context, k authn.Key) error

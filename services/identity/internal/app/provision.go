@@ -39,7 +39,7 @@ func (a *App) Provision(ctx context.Context, req provisioning.Clinic) (Provision
 	}
 	now := a.now()
 	c := domain.Clinic{ID: req.ID, Slug: req.Slug, Name: req.Name, Country: req.Country, TimeZone: req.TimeZone,
-		CreatedAt: now, LookupKey: randomBytes(32)}
+		CreatedAt: now}
 
 	existing, err := a.d.Store.Clinic(ctx, c.ID)
 	switch {
@@ -56,13 +56,25 @@ func (a *App) Provision(ctx context.Context, req provisioning.Clinic) (Provision
 		return Provisioned{}, fmt.Errorf("look up clinic %s: %w", c.ID, err)
 	}
 
+	// The clinic's key in Vault, and its data and lookup keys, exist before
+	// anything personal is written. A Vault outage stops here: nothing stored.
+	if err := a.d.Keys.CreateKey(ctx, c.ID); err != nil {
+		return Provisioned{}, fmt.Errorf("create key of clinic %s: %w", c.ID, err)
+	}
+	if err := a.d.Crypter.EnsureClinic(ctx, c.ID); err != nil {
+		return Provisioned{}, fmt.Errorf("data keys of clinic %s: %w", c.ID, err)
+	}
+	lookup, err := a.emailLookup(ctx, c.ID, req.Owner.Email)
+	if err != nil {
+		return Provisioned{}, err
+	}
 	hash, err := password.Hash(req.Owner.Password)
 	if err != nil {
 		return Provisioned{}, fmt.Errorf("hash owner password: %w", err)
 	}
 	owner := domain.User{
 		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: c.ID, Name: req.Owner.Name, Email: req.Owner.Email,
-		EmailLookup: EmailLookup(c.LookupKey, req.Owner.Email), PasswordHash: hash,
+		EmailLookup: lookup, PasswordHash: hash,
 		Role: authz.RoleOwner, Grants: authz.RoleGrants(authz.RoleOwner), Status: domain.UserActive,
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -91,5 +103,10 @@ func (a *App) UndoProvision(ctx context.Context, id string) error {
 	if a.now().Sub(c.CreatedAt) > domain.ProvisionUndoWindow {
 		return fmt.Errorf("clinic %s: %w", id, domain.ErrTooLate)
 	}
-	return a.d.Store.DeleteClinic(ctx, id)
+	if err := a.d.Store.DeleteClinic(ctx, id); err != nil {
+		return err
+	}
+	// The half-made clinic's key goes too: nothing it encrypted stays readable.
+	a.d.Crypter.Forget(id)
+	return a.d.Keys.Destroy(ctx, id)
 }

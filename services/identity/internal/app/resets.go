@@ -25,7 +25,11 @@ func (a *App) RequestPasswordReset(ctx context.Context, clinicID, email string) 
 	if !ok {
 		return nil
 	}
-	u, err := a.d.Store.UserByEmailLookup(ctx, clinicID, EmailLookup(clinic.LookupKey, norm))
+	lookup, err := a.emailLookup(ctx, clinicID, norm)
+	if err != nil {
+		return err
+	}
+	u, err := a.d.Store.UserByEmailLookup(ctx, clinicID, lookup)
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil
 	}

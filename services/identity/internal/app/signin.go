@@ -94,12 +94,14 @@ var dummyHash = func() string {
 // after the same work. A locked account gets *domain.LockedError even with
 // the right password.
 func (a *App) SignIn(ctx context.Context, clinicID, email, pw string, meta RequestMeta) (SignInResult, error) {
-	clinic, err := a.d.Store.Clinic(ctx, clinicID)
-	if err != nil {
+	if _, err := a.d.Store.Clinic(ctx, clinicID); err != nil {
 		return SignInResult{}, fmt.Errorf("sign-in clinic: %w", err)
 	}
 	norm, _ := provisioning.NormalizeEmail(email)
-	lookup := EmailLookup(clinic.LookupKey, norm)
+	lookup, err := a.emailLookup(ctx, clinicID, norm)
+	if err != nil {
+		return SignInResult{}, err
+	}
 	lockKey := clinicID + ":" + lookup
 
 	user, uerr := a.d.Store.UserByEmailLookup(ctx, clinicID, lookup)

@@ -58,10 +58,14 @@ func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser)
 	if err != nil {
 		return domain.User{}, err
 	}
+	lookup, err := a.emailLookup(ctx, actor.ClinicID, email)
+	if err != nil {
+		return domain.User{}, err
+	}
 	now := a.now()
 	u := domain.User{
 		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: actor.ClinicID, Name: name, Email: email,
-		EmailLookup: EmailLookup(clinic.LookupKey, email), Role: role, Grants: grants, Status: domain.UserActive,
+		EmailLookup: lookup, Role: role, Grants: grants, Status: domain.UserActive,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if in.Password != "" {
@@ -234,34 +238,4 @@ func (a *App) Reactivate(ctx context.Context, actor authz.Principal, id string) 
 		u.Status, u.UpdatedAt = domain.UserActive, a.now()
 		return nil
 	})
-}
-
-// BackfillEmailLookups fills the lookup column of accounts created before it
-// existed. It runs at start-up and is idempotent.
-func (a *App) BackfillEmailLookups(ctx context.Context) error {
-	for {
-		users, err := a.d.Store.UsersMissingLookup(ctx, 100)
-		if err != nil || len(users) == 0 {
-			return err
-		}
-		for _, u := range users {
-			key, err := a.d.Store.SetLookupKeyIfMissing(ctx, u.ClinicID, randomBytes(32))
-			if err != nil {
-				return err
-			}
-			lookup := EmailLookup(key, u.Email)
-			if _, err := a.d.Store.UpdateUser(ctx, u.ClinicID, u.ID, func(x *domain.User, _ int) error {
-				x.EmailLookup = lookup
-				if x.Grants.Charts == "" { // never set: rows from before grants existed
-					x.Grants = authz.RoleGrants(x.Role)
-				}
-				if x.UpdatedAt.IsZero() {
-					x.UpdatedAt = x.CreatedAt
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-	}
 }

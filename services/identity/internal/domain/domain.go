@@ -64,8 +64,6 @@ type Clinic struct {
 	Country   string
 	TimeZone  string
 	CreatedAt time.Time
-	// LookupKey keys the clinic's lookup hashes (e-mail → account).
-	LookupKey []byte
 }
 
 // SameClinic reports whether two provisioning attempts describe the same

@@ -13,6 +13,7 @@ import (
 
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
+	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/problem"
@@ -173,6 +174,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.Conflict("this conflicts with an existing record"))
 	case errors.Is(err, domain.ErrTooLate):
 		problem.Write(w, r, problem.Conflict("the clinic is no longer new; provisioning can no longer be undone"))
+	case errors.Is(err, fieldcrypt.ErrKeyDestroyed):
+		problem.Write(w, r, problem.New(problem.TypeGone, http.StatusGone, "Clinic closed").
+			WithDetail("this clinic's key has been destroyed; its data can no longer be read"))
+	case errors.Is(err, fieldcrypt.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, r, problem.Unavailable("the region's key service is unavailable; nothing was changed, retry shortly"))
 	case errors.Is(err, domain.ErrUnavailable):
 		problem.Write(w, r, problem.Unavailable("this feature is not available in this deployment"))
 	default:

@@ -15,6 +15,8 @@ import (
 
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
+	"github.com/havenhealth/haven/libs/fieldcrypt"
+	"github.com/havenhealth/haven/libs/fieldcrypt/fieldcrypttest"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/libs/redisclient/redistest"
@@ -36,7 +38,12 @@ func newMuxAt(t *testing.T, now func() time.Time) *http.ServeMux {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
 	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: now}
-	a := app.New(app.Deps{Store: store.New(storetest.Open(t, migrations.FS)), Sessions: sessions,
+	db := storetest.Open(t, migrations.FS)
+	require.NoError(t, fieldcrypt.Migrate(context.Background(), db))
+	fieldcrypt.RegisterSerializer()
+	keys := fieldcrypttest.NewMemoryKeys()
+	crypter := fieldcrypt.New(keys, db, fieldcrypt.Options{})
+	a := app.New(app.Deps{Store: store.New(db, crypter), Sessions: sessions, Keys: keys, Crypter: crypter,
 		Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Region: residency.Sydney, Issuer: "http://localhost:8080/r/sydney",
 		CodeKey: []byte("0123456789abcdef0123456789abcdef"), Now: now})
 	require.NoError(t, a.LoadKeys(context.Background()))

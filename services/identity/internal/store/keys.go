@@ -25,7 +25,7 @@ func (keyRow) TableName() string { return "signing_keys" }
 // are to be wrapped by the region's Vault when per-clinic keys arrive.)
 func (s *Store) SigningKeys(ctx context.Context) ([]authn.Key, error) {
 	var rows []keyRow
-	if err := s.db.WithContext(ctx).Where("retired_at IS NULL").Order("created_at").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Where("retired_at IS NULL").Order("created_at").Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([]authn.Key, 0, len(rows))
@@ -42,5 +42,5 @@ func (s *Store) SigningKeys(ctx context.Context) ([]authn.Key, error) {
 // AddSigningKey implements app.Store.
 func (s *Store) AddSigningKey(ctx context.Context, k authn.Key) error {
 	r := keyRow{ID: k.ID, PrivateKey: base64.StdEncoding.EncodeToString(k.Private.Seed()), CreatedAt: k.CreatedAt.UTC()}
-	return s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&r).Error
+	return s.db.WithContext(s.with(ctx)).Clauses(clause.OnConflict{DoNothing: true}).Create(&r).Error
 }

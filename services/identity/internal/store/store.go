@@ -3,7 +3,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,16 +12,28 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/services/identity/internal/app"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
 )
 
-// Store persists identity's records.
-type Store struct{ db *store.DB }
+// Store persists identity's records. Personal fields (names, e-mails,
+// phones, TOTP secrets, IP addresses, user agents) are fieldcrypt.String
+// columns: encrypted under the clinic's key by the gorm serializer, so this
+// package never writes plaintext.
+type Store struct {
+	db      *store.DB
+	crypter *fieldcrypt.Crypter
+}
 
-// New wraps an opened, migrated database.
-func New(db *store.DB) *Store { return &Store{db: db} }
+// New wraps an opened, migrated database and the region's field crypter.
+func New(db *store.DB, crypter *fieldcrypt.Crypter) *Store { return &Store{db: db, crypter: crypter} }
+
+// with puts the crypter where the serializer looks for it.
+func (s *Store) with(ctx context.Context) context.Context {
+	return fieldcrypt.WithCrypter(ctx, s.crypter)
+}
 
 var _ app.Store = (*Store)(nil)
 
@@ -55,21 +66,17 @@ type clinicRow struct {
 	Name      string
 	Country   string
 	TimeZone  string
-	LookupKey string
 	CreatedAt time.Time
 }
 
 func (clinicRow) TableName() string { return "clinics" }
 
 func clinicToDB(c domain.Clinic) clinicRow {
-	return clinicRow{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone,
-		LookupKey: base64.StdEncoding.EncodeToString(c.LookupKey), CreatedAt: c.CreatedAt.UTC()}
+	return clinicRow{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone, CreatedAt: c.CreatedAt.UTC()}
 }
 
 func clinicToDomain(r clinicRow) domain.Clinic {
-	key, _ := base64.StdEncoding.DecodeString(r.LookupKey)
-	return domain.Clinic{ID: r.ID, Slug: r.Slug, Name: r.Name, Country: r.Country, TimeZone: r.TimeZone,
-		CreatedAt: r.CreatedAt.UTC(), LookupKey: key}
+	return domain.Clinic{ID: r.ID, Slug: r.Slug, Name: r.Name, Country: r.Country, TimeZone: r.TimeZone, CreatedAt: r.CreatedAt.UTC()}
 }
 
 type settingsRow struct {
@@ -94,7 +101,7 @@ func settingsToDomain(r settingsRow) domain.Settings {
 
 // CreateClinicWithOwner implements app.Store.
 func (s *Store) CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User, st domain.Settings) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
 		cr, ur, sr := clinicToDB(c), userToDB(owner), settingsToDB(st)
 		if err := tx.Create(&cr).Error; err != nil {
 			return err
@@ -113,26 +120,16 @@ func (s *Store) CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owne
 // Clinic implements app.Store.
 func (s *Store) Clinic(ctx context.Context, id string) (domain.Clinic, error) {
 	var r clinicRow
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&r).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Where("id = ?", id).Take(&r).Error; err != nil {
 		return domain.Clinic{}, notFound(err)
 	}
 	return clinicToDomain(r), nil
 }
 
-// SetLookupKeyIfMissing implements app.Store.
-func (s *Store) SetLookupKeyIfMissing(ctx context.Context, clinicID string, key []byte) ([]byte, error) {
-	if err := s.db.WithContext(ctx).Model(&clinicRow{}).Where("id = ? AND lookup_key = ''", clinicID).
-		Update("lookup_key", base64.StdEncoding.EncodeToString(key)).Error; err != nil {
-		return nil, err
-	}
-	c, err := s.Clinic(ctx, clinicID)
-	return c.LookupKey, err
-}
-
 // Owner implements app.Store.
 func (s *Store) Owner(ctx context.Context, clinicID string) (domain.User, error) {
 	var r userRow
-	err := s.db.WithContext(ctx).Where("clinic_id = ? AND role = ?", clinicID, string(domain.RoleOwner)).
+	err := s.db.WithContext(s.with(ctx)).Where("clinic_id = ? AND role = ?", clinicID, string(domain.RoleOwner)).
 		Order("created_at").Take(&r).Error
 	if err != nil {
 		return domain.User{}, notFound(err)
@@ -142,7 +139,7 @@ func (s *Store) Owner(ctx context.Context, clinicID string) (domain.User, error)
 
 // DeleteClinic implements app.Store.
 func (s *Store) DeleteClinic(ctx context.Context, id string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
 		users := tx.Model(&userRow{}).Select("id").Where("clinic_id = ?", id)
 		for _, q := range []struct {
 			table string
@@ -169,7 +166,7 @@ func (s *Store) DeleteClinic(ctx context.Context, id string) error {
 // Settings implements app.Store.
 func (s *Store) Settings(ctx context.Context, clinicID string) (domain.Settings, error) {
 	var r settingsRow
-	err := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID).Take(&r).Error
+	err := s.db.WithContext(s.with(ctx)).Where("clinic_id = ?", clinicID).Take(&r).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		// Clinics provisioned before settings existed get the defaults.
 		return domain.DefaultSettings(clinicID, time.Now().UTC()), nil
@@ -183,22 +180,22 @@ func (s *Store) Settings(ctx context.Context, clinicID string) (domain.Settings,
 // SaveSettings implements app.Store.
 func (s *Store) SaveSettings(ctx context.Context, st domain.Settings) error {
 	r := settingsToDB(st)
-	return s.db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(&r).Error
+	return s.db.WithContext(s.with(ctx)).Clauses(clause.OnConflict{UpdateAll: true}).Create(&r).Error
 }
 
 type userRow struct {
 	ID           string `gorm:"primaryKey"`
 	ClinicID     string
-	Name         string
-	Email        string
+	Name         fieldcrypt.String `gorm:"serializer:fieldcrypt"`
+	Email        fieldcrypt.String `gorm:"serializer:fieldcrypt"`
 	EmailLookup  *string
 	PasswordHash string
 	Role         string
 	Grants       string
 	Status       string
-	Phone        string
-	TOTPSecret   string `gorm:"column:totp_secret"`
-	TOTPLastStep int64  `gorm:"column:totp_last_step"`
+	Phone        fieldcrypt.String `gorm:"serializer:fieldcrypt"`
+	TOTPSecret   fieldcrypt.String `gorm:"column:totp_secret;serializer:fieldcrypt"`
+	TOTPLastStep int64             `gorm:"column:totp_last_step"`
 	PatientID    string
 	CreatedAt    time.Time
 	UpdatedAt    *time.Time
@@ -208,9 +205,9 @@ func (userRow) TableName() string { return "users" }
 
 func userToDB(u domain.User) userRow {
 	grants, _ := json.Marshal(u.Grants)
-	r := userRow{ID: u.ID, ClinicID: u.ClinicID, Name: u.Name, Email: u.Email, PasswordHash: u.PasswordHash,
-		Role: string(u.Role), Grants: string(grants), Status: string(u.Status), Phone: u.Phone,
-		TOTPSecret: u.TOTPSecret, TOTPLastStep: u.TOTPLastStep, PatientID: u.PatientID, CreatedAt: u.CreatedAt.UTC()}
+	r := userRow{ID: u.ID, ClinicID: u.ClinicID, Name: fieldcrypt.String(u.Name), Email: fieldcrypt.String(u.Email), PasswordHash: u.PasswordHash,
+		Role: string(u.Role), Grants: string(grants), Status: string(u.Status), Phone: fieldcrypt.String(u.Phone),
+		TOTPSecret: fieldcrypt.String(u.TOTPSecret), TOTPLastStep: u.TOTPLastStep, PatientID: u.PatientID, CreatedAt: u.CreatedAt.UTC()}
 	if u.EmailLookup != "" {
 		r.EmailLookup = &u.EmailLookup
 	}
@@ -222,8 +219,8 @@ func userToDB(u domain.User) userRow {
 }
 
 func userToDomain(r userRow) domain.User {
-	u := domain.User{ID: r.ID, ClinicID: r.ClinicID, Name: r.Name, Email: r.Email, PasswordHash: r.PasswordHash,
-		Role: domain.Role(r.Role), Status: domain.UserStatus(r.Status), Phone: r.Phone, TOTPSecret: r.TOTPSecret,
+	u := domain.User{ID: r.ID, ClinicID: r.ClinicID, Name: string(r.Name), Email: string(r.Email), PasswordHash: r.PasswordHash,
+		Role: domain.Role(r.Role), Status: domain.UserStatus(r.Status), Phone: string(r.Phone), TOTPSecret: string(r.TOTPSecret),
 		TOTPLastStep: r.TOTPLastStep, PatientID: r.PatientID, CreatedAt: r.CreatedAt.UTC()}
 	_ = json.Unmarshal([]byte(r.Grants), &u.Grants)
 	if r.EmailLookup != nil {
@@ -238,7 +235,7 @@ func userToDomain(r userRow) domain.User {
 // CreateUser implements app.Store.
 func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
 	r := userToDB(u)
-	if err := s.db.WithContext(ctx).Create(&r).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Create(&r).Error; err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return fmt.Errorf("an account with this e-mail exists: %w", domain.ErrConflict)
 		}
@@ -250,7 +247,7 @@ func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
 // User implements app.Store.
 func (s *Store) User(ctx context.Context, clinicID, id string) (domain.User, error) {
 	var r userRow
-	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 		return domain.User{}, notFound(err)
 	}
 	return userToDomain(r), nil
@@ -259,7 +256,7 @@ func (s *Store) User(ctx context.Context, clinicID, id string) (domain.User, err
 // UserByEmailLookup implements app.Store.
 func (s *Store) UserByEmailLookup(ctx context.Context, clinicID, lookup string) (domain.User, error) {
 	var r userRow
-	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND email_lookup = ?", clinicID, lookup).Take(&r).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Where("clinic_id = ? AND email_lookup = ?", clinicID, lookup).Take(&r).Error; err != nil {
 		return domain.User{}, notFound(err)
 	}
 	return userToDomain(r), nil
@@ -268,7 +265,7 @@ func (s *Store) UserByEmailLookup(ctx context.Context, clinicID, lookup string) 
 // ListUsers implements app.Store.
 func (s *Store) ListUsers(ctx context.Context, clinicID, after string, limit int) ([]domain.User, error) {
 	var rows []userRow
-	q := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID)
+	q := s.db.WithContext(s.with(ctx)).Where("clinic_id = ?", clinicID)
 	if after != "" {
 		q = q.Where("id > ?", after)
 	}
@@ -285,7 +282,7 @@ func (s *Store) ListUsers(ctx context.Context, clinicID, after string, limit int
 // UpdateUser implements app.Store.
 func (s *Store) UpdateUser(ctx context.Context, clinicID, id string, fn func(*domain.User, int) error) (domain.User, error) {
 	var out domain.User
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
 		var owners []userRow
 		if err := s.forUpdate(tx).Where("clinic_id = ? AND role = ? AND status = ?", clinicID, "owner", string(domain.UserActive)).
 			Find(&owners).Error; err != nil {
@@ -309,19 +306,6 @@ func (s *Store) UpdateUser(ctx context.Context, clinicID, id string, fn func(*do
 	return out, err
 }
 
-// UsersMissingLookup implements app.Store.
-func (s *Store) UsersMissingLookup(ctx context.Context, limit int) ([]domain.User, error) {
-	var rows []userRow
-	if err := s.db.WithContext(ctx).Where("email_lookup IS NULL").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	out := make([]domain.User, len(rows))
-	for i, r := range rows {
-		out[i] = userToDomain(r)
-	}
-	return out, nil
-}
-
 // loginRow is one login history entry.
 type loginRow struct {
 	ID         string `gorm:"primaryKey"`
@@ -329,8 +313,8 @@ type loginRow struct {
 	UserID     string
 	Outcome    string
 	Method     string
-	IP         string
-	UserAgent  string
+	IP         fieldcrypt.String `gorm:"serializer:fieldcrypt"`
+	UserAgent  fieldcrypt.String `gorm:"serializer:fieldcrypt"`
 	OccurredAt time.Time
 }
 
@@ -339,14 +323,14 @@ func (loginRow) TableName() string { return "login_attempts" }
 // RecordLogin implements app.Store.
 func (s *Store) RecordLogin(ctx context.Context, a domain.LoginAttempt) error {
 	r := loginRow{ID: a.ID, ClinicID: a.ClinicID, UserID: a.UserID, Outcome: string(a.Outcome), Method: a.Method,
-		IP: a.IP, UserAgent: a.UserAgent, OccurredAt: a.OccurredAt.UTC()}
-	return s.db.WithContext(ctx).Create(&r).Error
+		IP: fieldcrypt.String(a.IP), UserAgent: fieldcrypt.String(a.UserAgent), OccurredAt: a.OccurredAt.UTC()}
+	return s.db.WithContext(s.with(ctx)).Create(&r).Error
 }
 
 // LoginHistory implements app.Store: newest first, keyset-paginated by
 // (occurred_at, id).
 func (s *Store) LoginHistory(ctx context.Context, clinicID string, f app.HistoryFilter) ([]domain.LoginAttempt, error) {
-	q := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID)
+	q := s.db.WithContext(s.with(ctx)).Where("clinic_id = ?", clinicID)
 	if !f.From.IsZero() {
 		q = q.Where("occurred_at >= ?", f.From.UTC())
 	}
@@ -370,7 +354,7 @@ func (s *Store) LoginHistory(ctx context.Context, clinicID string, f app.History
 	out := make([]domain.LoginAttempt, len(rows))
 	for i, r := range rows {
 		out[i] = domain.LoginAttempt{ID: r.ID, ClinicID: r.ClinicID, UserID: r.UserID, Outcome: domain.Outcome(r.Outcome),
-			Method: r.Method, IP: r.IP, UserAgent: r.UserAgent, OccurredAt: r.OccurredAt.UTC()}
+			Method: r.Method, IP: string(r.IP), UserAgent: string(r.UserAgent), OccurredAt: r.OccurredAt.UTC()}
 	}
 	return out, nil
 }
@@ -383,8 +367,8 @@ type challengeRow struct {
 	SMSCodeHash     string `gorm:"column:sms_code_hash"`
 	WebauthnSession string
 	Attempts        int
-	IP              string
-	UserAgent       string
+	IP              fieldcrypt.String `gorm:"serializer:fieldcrypt"`
+	UserAgent       fieldcrypt.String `gorm:"serializer:fieldcrypt"`
 	CreatedAt       time.Time
 	ExpiresAt       time.Time
 	CompletedAt     *time.Time
@@ -394,8 +378,8 @@ func (challengeRow) TableName() string { return "two_step_challenges" }
 
 func challengeToDB(c domain.Challenge) challengeRow {
 	r := challengeRow{ID: c.ID, ClinicID: c.ClinicID, UserID: c.UserID, Methods: strings.Join(c.Methods, ","),
-		SMSCodeHash: c.SMSCodeHash, WebauthnSession: string(c.WebAuthnSession), Attempts: c.Attempts, IP: c.IP,
-		UserAgent: c.UserAgent, CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC()}
+		SMSCodeHash: c.SMSCodeHash, WebauthnSession: string(c.WebAuthnSession), Attempts: c.Attempts, IP: fieldcrypt.String(c.IP),
+		UserAgent: fieldcrypt.String(c.UserAgent), CreatedAt: c.CreatedAt.UTC(), ExpiresAt: c.ExpiresAt.UTC()}
 	if c.CompletedAt != nil {
 		t := c.CompletedAt.UTC()
 		r.CompletedAt = &t
@@ -405,7 +389,7 @@ func challengeToDB(c domain.Challenge) challengeRow {
 
 func challengeToDomain(r challengeRow) domain.Challenge {
 	c := domain.Challenge{ID: r.ID, ClinicID: r.ClinicID, UserID: r.UserID, SMSCodeHash: r.SMSCodeHash,
-		Attempts: r.Attempts, IP: r.IP, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
+		Attempts: r.Attempts, IP: string(r.IP), UserAgent: string(r.UserAgent), CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
 	if r.Methods != "" {
 		c.Methods = strings.Split(r.Methods, ",")
 	}
@@ -422,13 +406,13 @@ func challengeToDomain(r challengeRow) domain.Challenge {
 // CreateChallenge implements app.Store.
 func (s *Store) CreateChallenge(ctx context.Context, c domain.Challenge) error {
 	r := challengeToDB(c)
-	return s.db.WithContext(ctx).Create(&r).Error
+	return s.db.WithContext(s.with(ctx)).Create(&r).Error
 }
 
 // Challenge implements app.Store.
 func (s *Store) Challenge(ctx context.Context, clinicID, id string) (domain.Challenge, error) {
 	var r challengeRow
-	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 		return domain.Challenge{}, notFound(err)
 	}
 	return challengeToDomain(r), nil
@@ -437,7 +421,7 @@ func (s *Store) Challenge(ctx context.Context, clinicID, id string) (domain.Chal
 // UpdateChallenge implements app.Store.
 func (s *Store) UpdateChallenge(ctx context.Context, clinicID, id string, fn func(*domain.Challenge) error) (domain.Challenge, error) {
 	var out domain.Challenge
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
 		var r challengeRow
 		if err := s.forUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 			return notFound(err)
@@ -467,7 +451,7 @@ func (recoveryRow) TableName() string { return "recovery_codes" }
 
 // ReplaceRecoveryCodes implements app.Store.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&recoveryRow{}).Error; err != nil {
 			return err
 		}
@@ -482,7 +466,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes 
 
 // UseRecoveryCode implements app.Store.
 func (s *Store) UseRecoveryCode(ctx context.Context, userID string, idx int, at time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&recoveryRow{}).Where("user_id = ? AND idx = ? AND used_at IS NULL", userID, idx).
+	res := s.db.WithContext(s.with(ctx)).Model(&recoveryRow{}).Where("user_id = ? AND idx = ? AND used_at IS NULL", userID, idx).
 		Update("used_at", at.UTC())
 	return res.RowsAffected == 1, res.Error
 }
@@ -490,7 +474,7 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID string, idx int, at 
 // UnusedRecoveryCodes implements app.Store.
 func (s *Store) UnusedRecoveryCodes(ctx context.Context, userID string) (map[int]string, error) {
 	var rows []recoveryRow
-	if err := s.db.WithContext(ctx).Where("user_id = ? AND used_at IS NULL", userID).Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Where("user_id = ? AND used_at IS NULL", userID).Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make(map[int]string, len(rows))
@@ -511,13 +495,13 @@ func (passkeyRow) TableName() string { return "webauthn_credentials" }
 
 // AddPasskey implements app.Store.
 func (s *Store) AddPasskey(ctx context.Context, userID, credentialID string, data []byte, at time.Time) error {
-	return conflict(s.db.WithContext(ctx).Create(&passkeyRow{ID: credentialID, UserID: userID, Data: string(data), CreatedAt: at.UTC()}).Error)
+	return conflict(s.db.WithContext(s.with(ctx)).Create(&passkeyRow{ID: credentialID, UserID: userID, Data: string(data), CreatedAt: at.UTC()}).Error)
 }
 
 // Passkeys implements app.Store.
 func (s *Store) Passkeys(ctx context.Context, userID string) ([][]byte, error) {
 	var rows []passkeyRow
-	if err := s.db.WithContext(ctx).Where("user_id = ?", userID).Order("created_at").Find(&rows).Error; err != nil {
+	if err := s.db.WithContext(s.with(ctx)).Where("user_id = ?", userID).Order("created_at").Find(&rows).Error; err != nil {
 		return nil, err
 	}
 	out := make([][]byte, len(rows))
@@ -529,7 +513,7 @@ func (s *Store) Passkeys(ctx context.Context, userID string) ([][]byte, error) {
 
 // UpdatePasskey implements app.Store.
 func (s *Store) UpdatePasskey(ctx context.Context, credentialID string, data []byte) error {
-	return s.db.WithContext(ctx).Model(&passkeyRow{}).Where("id = ?", credentialID).Update("data", string(data)).Error
+	return s.db.WithContext(s.with(ctx)).Model(&passkeyRow{}).Where("id = ?", credentialID).Update("data", string(data)).Error
 }
 
 type tokenRow struct {
@@ -546,14 +530,14 @@ func (tokenRow) TableName() string { return "account_tokens" }
 
 // CreateAccountToken implements app.Store.
 func (s *Store) CreateAccountToken(ctx context.Context, t app.AccountToken) error {
-	return s.db.WithContext(ctx).Create(&tokenRow{TokenHash: t.Hash, ClinicID: t.ClinicID, UserID: t.UserID, Purpose: t.Purpose,
+	return s.db.WithContext(s.with(ctx)).Create(&tokenRow{TokenHash: t.Hash, ClinicID: t.ClinicID, UserID: t.UserID, Purpose: t.Purpose,
 		ExpiresAt: t.ExpiresAt.UTC(), CreatedAt: t.CreatedAt.UTC()}).Error
 }
 
 // UseAccountToken implements app.Store.
 func (s *Store) UseAccountToken(ctx context.Context, clinicID, hash, purpose string, now time.Time) (app.AccountToken, error) {
 	var out app.AccountToken
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
 		var r tokenRow
 		err := s.forUpdate(tx).Where("token_hash = ? AND clinic_id = ? AND purpose = ?", hash, clinicID, purpose).Take(&r).Error
 		if err != nil || r.UsedAt != nil || !now.Before(r.ExpiresAt) {

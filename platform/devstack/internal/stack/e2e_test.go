@@ -261,10 +261,19 @@ func TestDevstack_EndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, clinic.status)
 	require.Equal(t, "NZ", clinic.body["country"])
 
-	// Every owner can sign in by e-mail in the home region: the data is there.
+	// Every owner can sign in by e-mail in the home region (the data is
+	// there) and creates a staff member with a phone-enrolled second factor.
+	var staff []string
 	for _, s := range signups {
-		r := call(t, http.MethodPost, router+"/c/"+s.slug+"/identity/v1/sessions", map[string]string{"email": s.ownerEmail, "password": password})
-		require.Equal(t, http.StatusCreated, r.status, "sign-in of the %s owner: %v", s.country, r.body)
+		base := router + "/c/" + s.slug
+		owner := signInAs(t, base, s.ownerEmail, password)
+		name, email := "Staff"+s.country+run, "staff-"+strings.ToLower(s.country)+"-"+run+"@example.org"
+		r := callAs(t, http.MethodPost, base+"/identity/v1/users", owner, map[string]string{"name": name, "email": email, "role": "front_desk", "password": password})
+		require.Equal(t, http.StatusCreated, r.status, "%v", r.body)
+		staff = append(staff, name, email)
+		r = callAs(t, http.MethodPost, base+"/identity/v1/me/two-step/sms", owner, map[string]string{"password": password, "phone": "+6421" + phoneDigits(run)})
+		require.Equal(t, http.StatusNoContent, r.status, "%v", r.body)
+		staff = append(staff, "+6421"+phoneDigits(run))
 	}
 
 	// Residency and encryption: no owner's e-mail or name is readable in any
@@ -277,6 +286,7 @@ func TestDevstack_EndToEnd(t *testing.T) {
 			require.Empty(t, filesContaining(t, filepath.Join(data, region), s.ownerEmail, s.ownerName),
 				"%s clinic's owner readable in %s", s.country, region)
 		}
+		require.Empty(t, filesContaining(t, data, staff...), "staff names, e-mails or phones readable under the data directory")
 		require.Empty(t, filesContaining(t, d.manifest.GlobalDir, s.ownerEmail, s.ownerName), "owner data in the global directory or router logs")
 		for _, region := range []string{"montreal", "portland", "sydney", "london"} {
 			require.Empty(t, filesContaining(t, filepath.Join(data, region, "logs"), s.ownerEmail, s.ownerName, password), "personal data in %s logs", region)
@@ -293,4 +303,16 @@ func TestDevstack_EndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, clinic.status)
 	d2.stop(t)
 	require.Empty(t, processesUsing(data), "processes left behind after the second Ctrl-C")
+}
+
+// phoneDigits turns the run token into 7 digits for a test phone number.
+func phoneDigits(run string) string {
+	var b strings.Builder
+	for _, r := range run {
+		b.WriteByte(byte('0' + int(r)%10))
+		if b.Len() == 7 {
+			break
+		}
+	}
+	return b.String()
 }

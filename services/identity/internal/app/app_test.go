@@ -72,6 +72,7 @@ func (i *inbox) last(t *testing.T, purpose string) app.Message {
 }
 
 type fixture struct {
+	keys     *fieldcrypttest.MemoryKeys
 	db       *libstore.DB
 	app      *app.App
 	store    *store.Store
@@ -103,7 +104,7 @@ func newFixture(t *testing.T) *fixture {
 		CodeKey: []byte(strings.Repeat("k", 32)), WebAuthn: wa, Now: clk.now, Keys: keys, Crypter: crypter,
 	})
 	require.NoError(t, a.LoadKeys(context.Background()))
-	f := &fixture{db: db, app: a, store: st, sessions: sessions, clock: clk, inbox: in}
+	f := &fixture{keys: keys, db: db, app: a, store: st, sessions: sessions, clock: clk, inbox: in}
 	f.clinicID = uuid.NewString()
 	res, err := a.Provision(context.Background(), nz(f.clinicID, "harbour"))
 	require.NoError(t, err)
@@ -528,4 +529,20 @@ func TestRequireTwoStep_RestrictsUntilEnrolled(t *testing.T) {
 	s, err := f.sessions.Touch(ctx, p.ClinicID, p.SessionID)
 	require.NoError(t, err)
 	require.Equal(t, authz.ChartAccess("all"), s.Grants.Charts, "enrolment lifts the restriction on the live session")
+}
+
+func TestVaultDown_NewClinicGets503AndNothingIsWritten(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.keys.Down.Store(true)
+	id := uuid.NewString()
+	_, err := f.app.Provision(ctx, nz(id, "while-vault-is-down"))
+	require.ErrorIs(t, err, fieldcrypt.ErrUnavailable)
+	_, err = f.store.Clinic(ctx, id)
+	require.ErrorIs(t, err, domain.ErrNotFound, "nothing may be written without the clinic's key")
+
+	// The existing clinic's keys are cached: its users can still be read.
+	u, err := f.store.User(ctx, f.clinicID, f.ownerID)
+	require.NoError(t, err)
+	require.Equal(t, "aroha@example.org", u.Email)
 }

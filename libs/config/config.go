@@ -141,7 +141,18 @@ type Service struct {
 	IdentityURL string `conf:"help:the region's identity service base URL (its JWKS verifies tokens)"`
 	// SignInPerMinute bounds sign-in attempts per client IP and clinic.
 	SignInPerMinute int `conf:"default:30,help:sign-in attempts allowed per client IP and clinic per minute"`
+	Closure         Closure
 	Dev             Dev
+}
+
+// Closure governs clinic closure (crypto-shredding).
+type Closure struct {
+	// Grace is how long a closing clinic keeps working (to export its
+	// records) before its key is destroyed. Real clinics should follow their
+	// record-retention rules.
+	Grace time.Duration `conf:"default:720h,help:time between a closure request and the destruction of the clinic's key"`
+	// CheckEvery is how often due closures are carried out.
+	CheckEvery time.Duration `conf:"default:1m,help:how often due clinic closures are carried out"`
 }
 
 // Dev holds settings only the devstack uses.

@@ -56,6 +56,17 @@ func (c *Client) Undo(ctx context.Context, clinicID string) error {
 	return c.do(ctx, http.MethodDelete, Path+"/"+url.PathEscape(clinicID), nil, nil)
 }
 
+// ClosedClinics lists the region's closed clinics (their keys destroyed).
+func (c *Client) ClosedClinics(ctx context.Context) ([]string, error) {
+	var out struct {
+		ClinicIDs []string `json:"clinic_ids"`
+	}
+	if err := c.do(ctx, http.MethodGet, ClosedPath, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.ClinicIDs, nil
+}
+
 func (c *Client) do(ctx context.Context, method, path string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
 	if err != nil {

@@ -18,6 +18,9 @@ import (
 // Path is identity's provisioning endpoint; only the router may call it.
 const Path = "/internal/v1/clinics"
 
+// ClosedPath lists a region's closed clinics, for the router's directory.
+const ClosedPath = "/internal/v1/closed-clinics"
+
 // Owner is the clinic's first account.
 type Owner struct {
 	Name     string `json:"name"`

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/havenhealth/haven/platform/devstack/internal/stack"
 )
@@ -36,6 +37,7 @@ func run(ctx context.Context) error {
 	flag.StringVar(&o.TemporalBin, "temporal", filepath.Join(defaultBin, "temporal"), "Temporal CLI binary")
 	flag.BoolVar(&o.RandomPorts, "random-ports", false, "give every part a free port (the router too) instead of the fixed layout")
 	flag.IntVar(&o.SignupPerMinute, "signup-limit", 60, "sign-ups the router allows per client IP per minute")
+	flag.DurationVar(&o.ClosureGrace, "closure-grace", 2*time.Minute, "time between a clinic closure request and the destruction of its key")
 	verbose := flag.Bool("v", false, "log each part as it starts")
 	flag.Parse()
 

@@ -170,6 +170,29 @@ func TestDevstack_IdentityAndAccess(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, callAs(t, http.MethodGet, nzBase+"/identity/v1/me", owner, nil).status, "old session ended")
 	signInAs(t, nzBase, nz.ownerEmail, "a fresh passphrase after reset")
 	require.Empty(t, filesContaining(t, filepath.Join(data, "london"), resetToken), "the reset link stays in the clinic's region")
+
+	// Closing a clinic destroys its key: its data becomes unreadable, its
+	// sessions end, and the router answers 410 Gone once the directory
+	// learns of it (this devstack runs with no grace period).
+	au := signup{country: "AU", zone: "Australia/Sydney", region: "sydney", slug: "acc-au-" + run,
+		ownerName: "OwnerAU" + run, ownerEmail: "owner-au-" + run + "@example.org"}
+	require.Equal(t, http.StatusCreated, call(t, http.MethodPost, router+"/v1/clinics", signupBody(au, ownerPW)).status)
+	auBase := router + "/c/" + au.slug
+	auOwner := signInAs(t, auBase, au.ownerEmail, ownerPW)
+	r = callAs(t, http.MethodPost, auBase+"/identity/v1/clinic/closure/challenge", auOwner, map[string]string{"password": ownerPW})
+	require.Equal(t, http.StatusNoContent, r.status, "no second factor enrolled: no challenge")
+	r = callAs(t, http.MethodPost, auBase+"/identity/v1/clinic/closure", auOwner, map[string]string{"password": ownerPW})
+	require.Equal(t, http.StatusOK, r.status, "%v", r.body)
+	require.Equal(t, "closed", r.body["status"])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r = call(t, http.MethodGet, router+"/v1/clinics/"+au.slug, nil)
+		if r.status == http.StatusGone {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the router still answers %d for a closed clinic", r.status)
+	}
+	require.Equal(t, http.StatusGone, callAs(t, http.MethodPost, auBase+"/identity/v1/sessions", "", map[string]string{"email": au.ownerEmail, "password": ownerPW}).status)
 }
 
 // lastOutboxBody reads the devstack outbox and returns the body of the

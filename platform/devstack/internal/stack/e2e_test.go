@@ -61,7 +61,8 @@ func startDevstack(t testing.TB, bin, temporal, data string) *devstack {
 	manifestPath := filepath.Join(data, "devstack.json")
 	_ = os.Remove(manifestPath)
 	d := &devstack{out: &bytes.Buffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(filepath.Join(bin, "devstack"), "--random-ports", "--data", data, "--bin", bin, "--temporal", temporal)
+	d.cmd = exec.Command(filepath.Join(bin, "devstack"), "--random-ports", "--data", data, "--bin", bin, "--temporal", temporal,
+		"--closure-grace", "0s")
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	require.NoError(t, d.cmd.Start())
 	go func() { _ = d.cmd.Wait(); close(d.done) }()

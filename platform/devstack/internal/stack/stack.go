@@ -50,7 +50,10 @@ type Options struct {
 	// SignupPerMinute is the router's per-IP sign-up limit (60 when zero:
 	// one developer scripting sign-ups should not trip it).
 	SignupPerMinute int
-	Logger          *slog.Logger
+	// ClosureGrace is how long a closing clinic lives before its key is
+	// destroyed (the devstack default is 2 minutes; 0 closes at once).
+	ClosureGrace time.Duration
+	Logger       *slog.Logger
 }
 
 // Region describes where one region's parts listen.
@@ -214,7 +217,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	routerAddr := o.RouterAddr
 	if o.RandomPorts {
-		p, err := freePort()
+		p, err := ports.free()
 		if err != nil {
 			return nil, err
 		}
@@ -269,6 +272,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				// region's own directory until the messaging service exists.
 				"HAVEN_DEV_OUTBOX=" + filepath.Join(reg.Dir, "outbox"),
 				"HAVEN_SIGN_IN_PER_MINUTE=" + strconv.Itoa(o.SignupPerMinute*10),
+				"HAVEN_CLOSURE_GRACE=" + o.ClosureGrace.String(),
+				"HAVEN_CLOSURE_CHECK_EVERY=5s",
 			}
 			c, err := s.spawn(string(region)+"/"+svc, filepath.Join(o.BinDir, svc), nil, env,
 				filepath.Join(reg.Dir, "logs", svc+".log"))
@@ -314,6 +319,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"HAVEN_EDGE_SECRETS=" + strings.Join(edgeSecrets, ","),
 		"HAVEN_SIGNUP_PER_MINUTE=" + strconv.Itoa(o.SignupPerMinute),
 		"HAVEN_PUBLIC_URL=" + publicURL,
+		// Closures and half-made sign-ups reach the directory within seconds.
+		"HAVEN_RECONCILE_EVERY=2s",
 	}
 	s.router, err = s.spawn("router", filepath.Join(o.BinDir, "router"), nil, routerEnv, filepath.Join(global, "logs", "router.log"))
 	if err != nil {
@@ -487,21 +494,42 @@ func stopAll(children []*child, grace time.Duration) {
 }
 
 // portPlan gives fixed, predictable ports (region i, slot j → 18000+100i+j;
-// global parts 18900+j) or free random ones.
-type portPlan struct{ random bool }
+// global parts 18900+j) or free random ones, never the same one twice (the
+// kernel may offer a just-closed port again).
+type portPlan struct {
+	random bool
+	used   map[int]bool
+}
 
 func (p *portPlan) next(region, slot int) (int, error) {
 	if p.random {
-		return freePort()
+		return p.free()
 	}
 	return 18000 + 100*region + slot, nil
 }
 
 func (p *portPlan) global(slot int) (int, error) {
 	if p.random {
-		return freePort()
+		return p.free()
 	}
 	return 18900 + slot, nil
+}
+
+func (p *portPlan) free() (int, error) {
+	if p.used == nil {
+		p.used = map[int]bool{}
+	}
+	for range 100 {
+		port, err := freePort()
+		if err != nil {
+			return 0, err
+		}
+		if !p.used[port] {
+			p.used[port] = true
+			return port, nil
+		}
+	}
+	return 0, errors.New("no unused free port found")
 }
 
 func freePort() (int, error) {

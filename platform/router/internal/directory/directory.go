@@ -109,6 +109,19 @@ func (s *Store) BySlug(ctx context.Context, slug string) (Entry, error) {
 	return toDomain(r), nil
 }
 
+// ByID returns the entry with id.
+func (s *Store) ByID(ctx context.Context, id string) (Entry, error) {
+	var r clinicRow
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Entry{}, ErrNotFound
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("look up clinic: %w", err)
+	}
+	return toDomain(r), nil
+}
+
 // StaleProvisioning lists entries stuck in StatusProvisioning since before.
 func (s *Store) StaleProvisioning(ctx context.Context, before time.Time) ([]Entry, error) {
 	var rows []clinicRow

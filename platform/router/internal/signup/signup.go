@@ -28,6 +28,7 @@ import (
 type Region interface {
 	Provision(ctx context.Context, c provisioning.Clinic) (provisioning.Result, error)
 	Undo(ctx context.Context, clinicID string) error
+	ClosedClinics(ctx context.Context) ([]string, error)
 }
 
 // Clinic is the public view of a directory entry.
@@ -223,6 +224,32 @@ func (s *Service) Reconcile(ctx context.Context) error {
 	}
 	if s.KeyTTL > 0 {
 		errs = append(errs, s.Directory.ExpireKeys(ctx, s.now().Add(-s.KeyTTL)))
+	}
+	errs = append(errs, s.syncClosures(ctx))
+	return errors.Join(errs...)
+}
+
+// syncClosures marks closed in the directory every clinic a region reports
+// closed (its key destroyed), so the router answers 410 Gone for it.
+func (s *Service) syncClosures(ctx context.Context) error {
+	var errs []error
+	for region, r := range s.Regions {
+		ids, err := r.ClosedClinics(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("closed clinics of %s: %w", region, err))
+			continue
+		}
+		for _, id := range ids {
+			e, err := s.Directory.ByID(ctx, id)
+			if err != nil || e.Region != region || e.Status == directory.StatusClosed {
+				continue // unknown here, another region's, or already closed
+			}
+			if err := s.Directory.SetStatus(ctx, id, directory.StatusClosed); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.Logger.InfoContext(ctx, "clinic closed in its region", slog.String("clinic_id", id), slog.String("home_region", string(region)))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -28,6 +28,7 @@ type region struct {
 	undoErr      error
 	provisioned  map[string]provisioning.Clinic
 	undone       []string
+	closed       []string
 }
 
 func (r *region) Provision(_ context.Context, c provisioning.Clinic) (provisioning.Result, error) {
@@ -41,6 +42,12 @@ func (r *region) Provision(_ context.Context, c provisioning.Clinic) (provisioni
 		return provisioning.Result{}, r.provisionErr
 	}
 	return provisioning.Result{ClinicID: c.ID, Slug: c.Slug}, nil
+}
+
+func (r *region) ClosedClinics(context.Context) ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed, nil
 }
 
 func (r *region) Undo(_ context.Context, id string) error {
@@ -195,4 +202,23 @@ func TestSignUp_IdempotencyKeyReleasedAfterTransientFailure(t *testing.T) {
 	ans, err = svc.SignUp(ctx, "key-2", nzClinic("harbour"))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusCreated, ans.Status)
+}
+
+func TestReconcile_MarksClinicsClosedInTheirRegion(t *testing.T) {
+	svc, sydney, dir, _ := newService(t)
+	ctx := context.Background()
+	ans, err := svc.SignUp(ctx, "", nzClinic("harbour"))
+	require.NoError(t, err)
+	other, err := svc.SignUp(ctx, "", nzClinic("bondi"))
+	require.NoError(t, err)
+
+	sydney.closed = []string{ans.Clinic.ID, "unknown-id"}
+	require.NoError(t, svc.Reconcile(ctx))
+	e, err := dir.BySlug(ctx, "harbour")
+	require.NoError(t, err)
+	require.Equal(t, directory.StatusClosed, e.Status)
+	e, err = dir.BySlug(ctx, "bondi")
+	require.NoError(t, err)
+	require.Equal(t, directory.StatusActive, e.Status, "only the reported clinic closes")
+	_ = other
 }

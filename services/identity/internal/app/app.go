@@ -49,6 +49,9 @@ type Deps struct {
 	// the clinic's data and lookup keys (wrapped by it).
 	Keys    fieldcrypt.Keys
 	Crypter *fieldcrypt.Crypter
+	// ClosureGrace is how long a closing clinic keeps working before its key
+	// is destroyed (0: at once).
+	ClosureGrace time.Duration
 	// TokenTTL is the access tokens' lifetime (10 minutes by default).
 	TokenTTL time.Duration
 	Now      func() time.Time

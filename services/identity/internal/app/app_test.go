@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,6 +103,7 @@ func newFixture(t *testing.T) *fixture {
 		Store: st, Sessions: sessions, Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Notifier: in,
 		Region: residency.Sydney, Issuer: origin + "/r/sydney", PublicURL: origin,
 		CodeKey: []byte(strings.Repeat("k", 32)), WebAuthn: wa, Now: clk.now, Keys: keys, Crypter: crypter,
+		ClosureGrace: 24 * time.Hour,
 	})
 	require.NoError(t, a.LoadKeys(context.Background()))
 	f := &fixture{keys: keys, db: db, app: a, store: st, sessions: sessions, clock: clk, inbox: in}
@@ -545,4 +547,74 @@ func TestVaultDown_NewClinicGets503AndNothingIsWritten(t *testing.T) {
 	u, err := f.store.User(ctx, f.clinicID, f.ownerID)
 	require.NoError(t, err)
 	require.Equal(t, "aroha@example.org", u.Email)
+}
+
+func TestClosure_DestroysTheKeyAfterTheGracePeriod(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+
+	// Only the owner, with the password and their second factor.
+	_, err := f.app.RequestClosure(ctx, f.owner, app.ClosureRequest{Password: "wrong passphrase here"}, app.RequestMeta{})
+	require.ErrorIs(t, err, domain.ErrWrongPassword)
+	secret, _, err := f.app.BeginTOTP(ctx, f.owner, ownerPassword)
+	require.NoError(t, err)
+	code, err := totp.GenerateCode(secret, f.clock.now())
+	require.NoError(t, err)
+	require.NoError(t, f.app.ConfirmTOTP(ctx, f.owner, ownerPassword, secret, code))
+	_, err = f.app.RequestClosure(ctx, f.owner, app.ClosureRequest{Password: ownerPassword}, app.RequestMeta{})
+	var verr *app.ValidationError
+	require.True(t, errors.As(err, &verr), "2-step is required once enrolled")
+
+	// A copy of the data taken before closure: the raw, encrypted e-mail.
+	var raw struct{ Email string }
+	require.NoError(t, f.db.Table("users").Select("email").Where("id = ?", f.ownerID).Take(&raw).Error)
+	sealed, err := base64.StdEncoding.DecodeString(raw.Email)
+	require.NoError(t, err)
+
+	f.clock.add(time.Minute)
+	c, err := f.app.StartClosureChallenge(ctx, f.owner, ownerPassword, app.RequestMeta{})
+	require.NoError(t, err)
+	require.NotNil(t, c)
+	code, err = totp.GenerateCode(secret, f.clock.now())
+	require.NoError(t, err)
+	clinic, err := f.app.RequestClosure(ctx, f.owner, app.ClosureRequest{Password: ownerPassword, ChallengeID: c.ID, Method: domain.MethodTOTP, Code: code}, app.RequestMeta{})
+	require.NoError(t, err)
+	require.Equal(t, domain.ClinicClosing, clinic.Status)
+
+	// During the grace period everything still works.
+	f.clock.add(23 * time.Hour)
+	require.NoError(t, f.app.CloseDue(ctx))
+	_, err = f.store.User(ctx, f.clinicID, f.ownerID)
+	require.NoError(t, err)
+
+	f.clock.add(2 * time.Hour)
+	require.NoError(t, f.app.CloseDue(ctx))
+	closed, err := f.app.ClosedClinics(ctx)
+	require.NoError(t, err)
+	require.Contains(t, closed, f.clinicID)
+
+	_, err = f.store.User(ctx, f.clinicID, f.ownerID)
+	require.ErrorIs(t, err, fieldcrypt.ErrKeyDestroyed, "live reads fail clearly")
+	_, err = f.app.SignIn(ctx, f.clinicID, "aroha@example.org", ownerPassword, app.RequestMeta{})
+	require.ErrorIs(t, err, fieldcrypt.ErrKeyDestroyed)
+	require.False(t, f.sessionAlive(f.owner), "sessions end with the clinic")
+
+	fresh := fieldcrypt.New(f.keys, f.db, fieldcrypt.Options{})
+	_, err = fresh.Decrypt(ctx, fieldcrypt.Scope{ClinicID: f.clinicID, Table: "users", Column: "email", RowID: f.ownerID}, sealed)
+	require.ErrorIs(t, err, fieldcrypt.ErrKeyDestroyed, "a copy taken before closure is unreadable too")
+}
+
+func TestClosure_CanBeCancelledDuringGrace(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c, err := f.app.RequestClosure(ctx, f.owner, app.ClosureRequest{Password: ownerPassword}, app.RequestMeta{})
+	require.NoError(t, err)
+	require.Equal(t, domain.ClinicClosing, c.Status)
+	c, err = f.app.CancelClosure(ctx, f.owner)
+	require.NoError(t, err)
+	require.Equal(t, domain.ClinicActive, c.Status)
+	f.clock.add(48 * time.Hour)
+	require.NoError(t, f.app.CloseDue(ctx))
+	_, err = f.store.User(ctx, f.clinicID, f.ownerID)
+	require.NoError(t, err)
 }

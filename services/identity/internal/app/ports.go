@@ -19,6 +19,14 @@ type Store interface {
 	Owner(ctx context.Context, clinicID string) (domain.User, error)
 	// DeleteClinic removes a clinic and everything identity holds for it.
 	DeleteClinic(ctx context.Context, id string) error
+	// UpdateClinic runs fn on the clinic inside one transaction.
+	UpdateClinic(ctx context.Context, id string, fn func(c *domain.Clinic) error) (domain.Clinic, error)
+	// ClinicsToClose lists closing clinics whose grace period ended by now.
+	ClinicsToClose(ctx context.Context, now time.Time) ([]domain.Clinic, error)
+	// ClosedClinics lists closed clinics' ids.
+	ClosedClinics(ctx context.Context) ([]string, error)
+	// UserIDs lists the ids of a clinic's users.
+	UserIDs(ctx context.Context, clinicID string) ([]string, error)
 
 	Settings(ctx context.Context, clinicID string) (domain.Settings, error)
 	SaveSettings(ctx context.Context, s domain.Settings) error

@@ -209,10 +209,25 @@ func (a *App) newChallenge(ctx context.Context, u domain.User, methods []string,
 // single-use updates), then the challenge is completed in one transaction
 // that re-checks it is still open, so an answer completes it at most once.
 func (a *App) Verify(ctx context.Context, clinicID, challengeID, method, code string, credential json.RawMessage, meta RequestMeta) (Token, error) {
+	user, err := a.answerChallenge(ctx, clinicID, challengeID, method, code, credential, meta)
+	if err != nil {
+		return Token{}, err
+	}
+	tok, err := a.startSession(ctx, user)
+	if err != nil {
+		return Token{}, err
+	}
+	a.record(ctx, clinicID, user.ID, domain.OutcomeSuccess, method, meta)
+	return tok, nil
+}
+
+// answerChallenge checks an answer to a 2-step challenge and completes the
+// challenge; it returns the user the challenge was for.
+func (a *App) answerChallenge(ctx context.Context, clinicID, challengeID, method, code string, credential json.RawMessage, meta RequestMeta) (domain.User, error) {
 	switch method {
 	case domain.MethodSMS, domain.MethodTOTP, domain.MethodRecovery, domain.MethodWebAuthn:
 	default:
-		return Token{}, invalid("method", "must be sms, totp, recovery_code or webauthn")
+		return domain.User{}, invalid("method", "must be sms, totp, recovery_code or webauthn")
 	}
 	now := a.now()
 	open := func(c domain.Challenge) bool {
@@ -220,21 +235,21 @@ func (a *App) Verify(ctx context.Context, clinicID, challengeID, method, code st
 	}
 	c, err := a.d.Store.Challenge(ctx, clinicID, challengeID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return Token{}, domain.ErrChallengeEnded
+		return domain.User{}, domain.ErrChallengeEnded
 	}
 	if err != nil {
-		return Token{}, err
+		return domain.User{}, err
 	}
 	if !open(c) {
-		return Token{}, domain.ErrChallengeEnded
+		return domain.User{}, domain.ErrChallengeEnded
 	}
 	user, err := a.d.Store.User(ctx, clinicID, c.UserID)
 	if err != nil {
-		return Token{}, err
+		return domain.User{}, err
 	}
 	ok, err := a.checkSecondFactor(ctx, c, user, method, code, credential)
 	if err != nil {
-		return Token{}, err
+		return domain.User{}, err
 	}
 	var ended bool
 	if _, err := a.d.Store.UpdateChallenge(ctx, clinicID, challengeID, func(c *domain.Challenge) error {
@@ -249,24 +264,19 @@ func (a *App) Verify(ctx context.Context, clinicID, challengeID, method, code st
 		c.CompletedAt, c.SMSCodeHash, c.WebAuthnSession = &now, "", nil
 		return nil
 	}); err != nil {
-		return Token{}, err
+		return domain.User{}, err
 	}
 	if ended {
-		return Token{}, domain.ErrChallengeEnded
+		return domain.User{}, domain.ErrChallengeEnded
 	}
 	if !ok {
 		a.record(ctx, clinicID, user.ID, domain.OutcomeTwoStepFailure, method, meta)
-		return Token{}, domain.ErrInvalidCode
+		return domain.User{}, domain.ErrInvalidCode
 	}
 	if user.Status != domain.UserActive {
-		return Token{}, domain.ErrChallengeEnded
+		return domain.User{}, domain.ErrChallengeEnded
 	}
-	tok, err := a.startSession(ctx, user)
-	if err != nil {
-		return Token{}, err
-	}
-	a.record(ctx, clinicID, user.ID, domain.OutcomeSuccess, method, meta)
-	return tok, nil
+	return user, nil
 }
 
 func (a *App) checkSecondFactor(ctx context.Context, c domain.Challenge, u domain.User, method, code string, credential json.RawMessage) (bool, error) {

@@ -56,6 +56,17 @@ const (
 	UserDeactivated UserStatus = "deactivated"
 )
 
+// ClinicStatus is where a clinic is in its life.
+type ClinicStatus string
+
+// Clinic states: active; closing during the grace period after the owner
+// asked; closed once its key is destroyed.
+const (
+	ClinicActive  ClinicStatus = "active"
+	ClinicClosing ClinicStatus = "closing"
+	ClinicClosed  ClinicStatus = "closed"
+)
+
 // Clinic is the regional record of a clinic.
 type Clinic struct {
 	ID        string
@@ -64,6 +75,10 @@ type Clinic struct {
 	Country   string
 	TimeZone  string
 	CreatedAt time.Time
+	Status    ClinicStatus
+	// ClosesAt is when a closing clinic's key will be destroyed.
+	ClosesAt *time.Time
+	ClosedAt *time.Time
 }
 
 // SameClinic reports whether two provisioning attempts describe the same

@@ -18,13 +18,86 @@ import (
 )
 
 type clinicResponse struct {
-	ID        string    `json:"id"`
-	Slug      string    `json:"slug"`
-	Name      string    `json:"name"`
-	Country   string    `json:"country"`
-	TimeZone  string    `json:"time_zone"`
-	Region    string    `json:"region"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string     `json:"id"`
+	Slug      string     `json:"slug"`
+	Name      string     `json:"name"`
+	Country   string     `json:"country"`
+	TimeZone  string     `json:"time_zone"`
+	Region    string     `json:"region"`
+	Status    string     `json:"status"`
+	ClosesAt  *time.Time `json:"closes_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+func (a *API) clinicToAPI(c domain.Clinic) clinicResponse {
+	return clinicResponse{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone, Region: a.Region,
+		Status: string(c.Status), ClosesAt: c.ClosesAt, CreatedAt: c.CreatedAt}
+}
+
+func (a *API) closedClinics(w http.ResponseWriter, r *http.Request) {
+	ids, err := a.App.ClosedClinics(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	httpjson.Write(w, http.StatusOK, map[string][]string{"clinic_ids": ids})
+}
+
+func (a *API) closureChallenge(w http.ResponseWriter, r *http.Request) {
+	var req passwordOnly
+	if !decode(w, r, &req) {
+		return
+	}
+	c, err := a.App.StartClosureChallenge(r.Context(), principal(r), req.Password, meta(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if c == nil {
+		w.WriteHeader(http.StatusNoContent) // no second factor to answer
+		return
+	}
+	out := map[string]any{"challenge_id": c.ID, "methods": c.Methods, "expires_at": c.ExpiresAt}
+	if len(c.WebAuthnOptions) > 0 {
+		out["webauthn"] = c.WebAuthnOptions
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+func (a *API) requestClosure(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Password    string          `json:"password"`
+		ChallengeID string          `json:"challenge_id"`
+		Method      string          `json:"method"`
+		Code        string          `json:"code"`
+		Credential  json.RawMessage `json:"credential"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	c, err := a.App.RequestClosure(r.Context(), principal(r), app.ClosureRequest{Password: req.Password, ChallengeID: req.ChallengeID,
+		Method: req.Method, Code: req.Code, Credential: req.Credential}, meta(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	status := http.StatusAccepted
+	if c.Status == domain.ClinicClosed {
+		status = http.StatusOK
+	}
+	httpjson.Write(w, status, a.clinicToAPI(c))
+}
+
+func (a *API) cancelClosure(w http.ResponseWriter, r *http.Request) {
+	c, err := a.App.CancelClosure(r.Context(), principal(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, a.clinicToAPI(c))
 }
 
 func (a *API) provision(w http.ResponseWriter, r *http.Request) {
@@ -63,8 +136,7 @@ func (a *API) getClinic(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, clinicResponse{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country,
-		TimeZone: c.TimeZone, Region: a.Region, CreatedAt: c.CreatedAt})
+	httpjson.Write(w, http.StatusOK, a.clinicToAPI(c))
 }
 
 // discovery is the OpenID Connect Discovery document of the region's issuer.

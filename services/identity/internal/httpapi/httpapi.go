@@ -59,6 +59,10 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
 
 	mux.Handle("GET /v1/clinic", clinic(a.getClinic))
+	mux.Handle("GET "+provisioning.ClosedPath, router(a.closedClinics))
+	mux.Handle("POST /v1/clinic/closure/challenge", authed(a.closureChallenge))
+	mux.Handle("POST /v1/clinic/closure", authed(a.requestClosure))
+	mux.Handle("DELETE /v1/clinic/closure", authed(a.cancelClosure))
 	mux.Handle("POST /v1/sessions", clinic(a.signIn))
 	mux.Handle("POST /v1/sessions/verify", clinic(a.verify))
 	mux.Handle("POST /v1/password-resets", clinic(a.requestReset))

@@ -67,16 +67,25 @@ type clinicRow struct {
 	Country   string
 	TimeZone  string
 	CreatedAt time.Time
+	Status    string
+	ClosesAt  *time.Time
+	ClosedAt  *time.Time
 }
 
 func (clinicRow) TableName() string { return "clinics" }
 
 func clinicToDB(c domain.Clinic) clinicRow {
-	return clinicRow{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone, CreatedAt: c.CreatedAt.UTC()}
+	status := string(c.Status)
+	if status == "" {
+		status = string(domain.ClinicActive)
+	}
+	return clinicRow{ID: c.ID, Slug: c.Slug, Name: c.Name, Country: c.Country, TimeZone: c.TimeZone, CreatedAt: c.CreatedAt.UTC(),
+		Status: status, ClosesAt: utcPtr(c.ClosesAt), ClosedAt: utcPtr(c.ClosedAt)}
 }
 
 func clinicToDomain(r clinicRow) domain.Clinic {
-	return domain.Clinic{ID: r.ID, Slug: r.Slug, Name: r.Name, Country: r.Country, TimeZone: r.TimeZone, CreatedAt: r.CreatedAt.UTC()}
+	return domain.Clinic{ID: r.ID, Slug: r.Slug, Name: r.Name, Country: r.Country, TimeZone: r.TimeZone, CreatedAt: r.CreatedAt.UTC(),
+		Status: domain.ClinicStatus(r.Status), ClosesAt: utcPtr(r.ClosesAt), ClosedAt: utcPtr(r.ClosedAt)}
 }
 
 type settingsRow struct {
@@ -124,6 +133,62 @@ func (s *Store) Clinic(ctx context.Context, id string) (domain.Clinic, error) {
 		return domain.Clinic{}, notFound(err)
 	}
 	return clinicToDomain(r), nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// UpdateClinic implements app.Store.
+func (s *Store) UpdateClinic(ctx context.Context, id string, fn func(*domain.Clinic) error) (domain.Clinic, error) {
+	var out domain.Clinic
+	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+		var r clinicRow
+		if err := s.forUpdate(tx).Where("id = ?", id).Take(&r).Error; err != nil {
+			return notFound(err)
+		}
+		c := clinicToDomain(r)
+		if err := fn(&c); err != nil {
+			return err
+		}
+		nr := clinicToDB(c)
+		if err := tx.Save(&nr).Error; err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+// ClinicsToClose implements app.Store.
+func (s *Store) ClinicsToClose(ctx context.Context, now time.Time) ([]domain.Clinic, error) {
+	var rows []clinicRow
+	err := s.db.WithContext(s.with(ctx)).Where("status = ? AND closes_at <= ?", string(domain.ClinicClosing), now.UTC()).
+		Limit(100).Find(&rows).Error
+	out := make([]domain.Clinic, len(rows))
+	for i, r := range rows {
+		out[i] = clinicToDomain(r)
+	}
+	return out, err
+}
+
+// ClosedClinics implements app.Store.
+func (s *Store) ClosedClinics(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(s.with(ctx)).Model(&clinicRow{}).Where("status = ?", string(domain.ClinicClosed)).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// UserIDs implements app.Store.
+func (s *Store) UserIDs(ctx context.Context, clinicID string) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(s.with(ctx)).Model(&userRow{}).Where("clinic_id = ?", clinicID).Pluck("id", &ids).Error
+	return ids, err
 }
 
 // Owner implements app.Store.

@@ -160,6 +160,7 @@ container reads with envFrom. Secrets never go here: see haven-lib.secretEnv.
 {{- $_ := set $env "HAVEN_DATABASE_URL" (dig "url" "" (.Values.database | default dict) | required "database.url is required") -}}
 {{- $_ := set $env "HAVEN_REDIS_URL" (dig "url" "" (.Values.redis | default dict) | required "redis.url is required") -}}
 {{- $_ := set $env "HAVEN_UPSTREAMS" (include "haven-lib.routerUpstreams" .) -}}
+{{- $_ := set $env "HAVEN_PUBLIC_URL" (.Values.publicURL | required "publicURL is required (it names each region's token issuer)") -}}
 {{- else -}}
 {{- $_ := set $env "HAVEN_REGION" (include "haven-lib.region" .) -}}
 {{- $_ := set $env "HAVEN_DATABASE_URL" (include "haven-lib.serviceDatabaseURL" .) -}}
@@ -170,6 +171,11 @@ container reads with envFrom. Secrets never go here: see haven-lib.secretEnv.
 {{- end -}}
 {{- $_ := set $env "HAVEN_KAFKA_BROKERS" (include "haven-lib.commaList" $brokers) -}}
 {{- $_ := set $env "HAVEN_VAULT_ADDR" (dig "addr" "" (.Values.vault | default dict) | default (dig "vault" "addr" "" $g) | required "global.vault.addr is required") -}}
+{{- /* Vault Kubernetes auth: one role per service, bound to its policy (terraform/vault/policies). */ -}}
+{{- $_ := set $env "HAVEN_VAULT_ROLE" (include "haven-lib.component" .) -}}
+{{- /* Every service verifies tokens against the region's identity JWKS. */ -}}
+{{- $_ := set $env "HAVEN_IDENTITY_URL" (dig "identityURL" "http://identity" $g) -}}
+{{- $_ := set $env "HAVEN_PUBLIC_URL" (dig "publicURL" "" $g | required "global.publicURL is required (it names each region's token issuer)") -}}
 {{- $_ := set $env "HAVEN_TEMPORAL_ADDRESS" (dig "address" "" (.Values.temporal | default dict) | default (dig "temporal" "address" "" $g) | required "global.temporal.address is required") -}}
 {{- $_ := set $env "HAVEN_TEMPORAL_NAMESPACE" (dig "namespace" "" (.Values.temporal | default dict) | default (dig "temporal" "namespace" "" $g) | required "global.temporal.namespace is required") -}}
 {{- end -}}

@@ -170,6 +170,8 @@ func TestDevstack_IdentityAndAccess(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, callAs(t, http.MethodGet, nzBase+"/identity/v1/me", owner, nil).status, "old session ended")
 	signInAs(t, nzBase, nz.ownerEmail, "a fresh passphrase after reset")
 	require.Empty(t, filesContaining(t, filepath.Join(data, "london"), resetToken), "the reset link stays in the clinic's region")
+	require.Empty(t, filesContaining(t, data, nz.ownerEmail, gb.ownerEmail, nz.ownerName, gb.ownerName),
+		"no owner's e-mail or name is readable anywhere, the outbox included")
 
 	// Closing a clinic destroys its key: its data becomes unreadable, its
 	// sessions end, and the router answers 410 Gone once the directory

@@ -618,3 +618,18 @@ func TestClosure_CanBeCancelledDuringGrace(t *testing.T) {
 	_, err = f.store.User(ctx, f.clinicID, f.ownerID)
 	require.NoError(t, err)
 }
+
+func TestRotateClinicKey_KeepsEverythingReadable(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	require.NoError(t, f.app.RotateClinicKey(ctx, f.owner))
+	u, err := f.store.User(ctx, f.clinicID, f.ownerID)
+	require.NoError(t, err)
+	require.Equal(t, "aroha@example.org", u.Email)
+	f.signIn(t, "aroha@example.org", ownerPassword)
+
+	_, err = f.app.CreateUser(ctx, f.owner, app.NewUser{Name: "B", Email: "b@example.org", Role: "billing", Password: "billing helper passphrase"})
+	require.NoError(t, err)
+	billing := f.signIn(t, "b@example.org", "billing helper passphrase")
+	require.ErrorIs(t, f.app.RotateClinicKey(ctx, billing), domain.ErrForbidden)
+}

@@ -150,3 +150,18 @@ func (a *App) closeClinic(ctx context.Context, clinicID string) (domain.Clinic, 
 func (a *App) ClosedClinics(ctx context.Context) ([]string, error) {
 	return a.d.Store.ClosedClinics(ctx)
 }
+
+// RotateClinicKey rotates the clinic's key in Vault and rewraps the data
+// keys identity stored under it. Reads keep working throughout: old wraps
+// stay valid until rewrapped. (Each other service rewraps its own data keys
+// with fieldcrypt's RewrapClinic.)
+func (a *App) RotateClinicKey(ctx context.Context, actor authz.Principal) error {
+	if err := authorize(actor, authz.ActionSettingsManage, authz.Resource{}); err != nil {
+		return err
+	}
+	if err := a.d.Crypter.RotateClinic(ctx, actor.ClinicID); err != nil {
+		return fmt.Errorf("rotate key of clinic %s: %w", actor.ClinicID, err)
+	}
+	a.d.Logger.InfoContext(ctx, "clinic key rotated", "clinic_id", actor.ClinicID, "user_id", actor.UserID)
+	return nil
+}

@@ -91,6 +91,14 @@ func (a *API) requestClosure(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, status, a.clinicToAPI(c))
 }
 
+func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
+	if err := a.App.RotateClinicKey(r.Context(), principal(r)); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (a *API) cancelClosure(w http.ResponseWriter, r *http.Request) {
 	c, err := a.App.CancelClosure(r.Context(), principal(r))
 	if err != nil {

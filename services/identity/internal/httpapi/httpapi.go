@@ -63,6 +63,7 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("POST /v1/clinic/closure/challenge", authed(a.closureChallenge))
 	mux.Handle("POST /v1/clinic/closure", authed(a.requestClosure))
 	mux.Handle("DELETE /v1/clinic/closure", authed(a.cancelClosure))
+	mux.Handle("POST /v1/clinic/key-rotation", authed(a.rotateKey))
 	mux.Handle("POST /v1/sessions", clinic(a.signIn))
 	mux.Handle("POST /v1/sessions/verify", clinic(a.verify))
 	mux.Handle("POST /v1/password-resets", clinic(a.requestReset))

@@ -1,7 +1,7 @@
 // Package notify delivers identity's messages. Until the messaging service
 // exists, the devstack uses Outbox: each message is appended as one JSON
 // line to a file in the region's own data directory, where a developer (or
-// a test) reads sign-in codes, invitations and reset links.
+// a test) reads sign-in codes, invitations and reset links by user id.
 package notify
 
 import (
@@ -22,10 +22,17 @@ type Outbox struct {
 	mu  sync.Mutex
 }
 
-// Entry is one line of the outbox file.
+// Entry is one line of the outbox file. It names the recipient by user id
+// only: an address is personal data and nothing under .haven/ may hold one
+// in the clear.
 type Entry struct {
-	app.Message
-	SentAt time.Time `json:"sent_at"`
+	ClinicID string    `json:"clinic_id"`
+	UserID   string    `json:"user_id"`
+	Channel  string    `json:"channel"`
+	Purpose  string    `json:"purpose"`
+	Subject  string    `json:"subject,omitempty"`
+	Body     string    `json:"body"`
+	SentAt   time.Time `json:"sent_at"`
 }
 
 // Send implements app.Notifier.
@@ -39,7 +46,8 @@ func (o *Outbox) Send(_ context.Context, m app.Message) error {
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
-	line, err := json.Marshal(Entry{Message: m, SentAt: time.Now().UTC()})
+	line, err := json.Marshal(Entry{ClinicID: m.ClinicID, UserID: m.UserID, Channel: m.Channel, Purpose: m.Purpose,
+		Subject: m.Subject, Body: m.Body, SentAt: time.Now().UTC()})
 	if err != nil {
 		_ = f.Close()
 		return err

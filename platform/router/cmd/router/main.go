@@ -24,6 +24,7 @@ import (
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/libs/redisclient"
 	"github.com/havenhealth/haven/libs/residency"
+	"github.com/havenhealth/haven/libs/service"
 	"github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/libs/telemetry"
 	"github.com/havenhealth/haven/platform/router/internal/directory"
@@ -125,27 +126,14 @@ func run(ctx context.Context) error {
 		},
 	})
 
-	reconcileDone := make(chan struct{})
-	rctx, stopReconcile := context.WithCancel(ctx)
-	go func() {
-		defer close(reconcileDone)
-		t := time.NewTicker(cfg.ReconcileEvery)
-		defer t.Stop()
-		for {
-			if err := signups.Reconcile(rctx); err != nil && rctx.Err() == nil {
-				log.Warn("reconcile sign-ups", slog.String("error", err.Error()))
-			}
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-			}
+	reconciler := service.Every(ctx, cfg.ReconcileEvery, func(ctx context.Context) {
+		if err := signups.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reconcile sign-ups and closures", slog.String("error", err.Error()))
 		}
-	}()
+	})
 
 	err = srv.Run(ctx)
-	stopReconcile()
-	<-reconcileDone
+	_ = reconciler.Close()
 	log.Info("stopped")
 	return err
 }

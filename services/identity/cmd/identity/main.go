@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"time"
 	_ "time/tzdata" // IANA zones must resolve in a distroless image too
 
 	"github.com/go-redis/redis_rate/v10"
@@ -90,36 +89,12 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 	if api.App == nil {
 		return nil, nil
 	}
-	return []io.Closer{every(ctx, d.Config.Closure.CheckEvery, func(ctx context.Context) {
+	return []io.Closer{service.Every(ctx, d.Config.Closure.CheckEvery, func(ctx context.Context) {
 		if err := api.App.CloseDue(ctx); err != nil {
 			d.Logger.Error("carrying out due clinic closures", slog.String("error", err.Error()))
 		}
 	})}, nil
 }
-
-// every runs fn at each interval until the returned closer is closed.
-func every(ctx context.Context, interval time.Duration, fn func(context.Context)) io.Closer {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				fn(ctx)
-			}
-		}
-	}()
-	return closerFunc(func() error { cancel(); <-done; return nil })
-}
-
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
 
 // deriveKey derives a purpose-bound key from the region's edge secret, so a
 // server-side key exists without another secret to provision.

@@ -46,6 +46,7 @@ test-module: $(BIN)/temporal
 ## lint: gofmt, go vet and golangci-lint over every module
 lint: $(BIN)/golangci-lint
 	@unformatted=$$(gofmt -l $(MODULE_DIRS)); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@for m in $(MODULE_DIRS); do (cd $$m && $(GO) mod tidy -diff >/dev/null) || { echo "go.mod/go.sum of $$m are not tidy: run go mod tidy there (Docker builds each module alone)"; exit 1; }; done
 	$(GO) vet $(PACKAGES)
 	@for m in $(MODULE_DIRS); do echo "golangci-lint $$m"; (cd $$m && $(BIN)/golangci-lint run --allow-parallel-runners --config $(CURDIR)/.golangci.yml ./...) || exit 1; done
 

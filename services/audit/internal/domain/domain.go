@@ -1,0 +1,246 @@
+// Package domain holds the audit service's tamper-evident log model: the
+// events it receives, their canonical encoding, the per-clinic hash chain
+// that links them and the signed digests that pin the chain's head. It
+// imports no infrastructure.
+package domain
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// GenesisHash is the prev_hash of the first link in every clinic's chain.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Sentinel errors.
+var (
+	// ErrInvalidEvent is returned for an event missing a field the chain needs.
+	ErrInvalidEvent = errors.New("audit: invalid event")
+	// ErrCorrupt is returned when stored data cannot be decoded at all.
+	ErrCorrupt = errors.New("audit: stored data is corrupt")
+)
+
+// Actor is who (or what) performed an audited action.
+type Actor struct {
+	UserID    string `json:"user_id"`
+	Role      string `json:"role"`
+	SessionID string `json:"session_id"`
+	System    string `json:"system"`
+}
+
+// Event is one audited action as the service receives it from the region's
+// audit topic. ClientIP is opaque ciphertext; the audit service never sees
+// the address itself.
+//
+// The JSON field order below is alphabetical: it is the canonical key order.
+type Event struct {
+	Action       string    `json:"action"`
+	Actor        Actor     `json:"actor"`
+	ClientIP     string    `json:"client_ip"`
+	ClinicID     string    `json:"clinic_id"`
+	ID           string    `json:"id"`
+	OccurredAt   time.Time `json:"occurred_at"`
+	Outcome      string    `json:"outcome"`
+	PatientID    string    `json:"patient_id"`
+	Region       string    `json:"region"`
+	RequestID    string    `json:"request_id"`
+	ResourceID   string    `json:"resource_id"`
+	ResourceType string    `json:"resource_type"`
+	Version      int       `json:"version"`
+}
+
+// Validate reports whether e carries what the chain needs.
+func (e Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: id is required", ErrInvalidEvent)
+	case e.ClinicID == "":
+		return fmt.Errorf("%w: clinic_id is required", ErrInvalidEvent)
+	case e.Action == "":
+		return fmt.Errorf("%w: action is required", ErrInvalidEvent)
+	case e.OccurredAt.IsZero():
+		return fmt.Errorf("%w: occurred_at is required", ErrInvalidEvent)
+	}
+	return nil
+}
+
+// Canonical is e's canonical encoding: JSON with keys in a fixed
+// (alphabetical) order at every level, no insignificant whitespace, every key
+// present, occurred_at as RFC 3339 UTC with nanoseconds. The same event
+// always encodes to the same bytes, which is what the chain hashes.
+func (e Event) Canonical() []byte {
+	e.OccurredAt = e.OccurredAt.UTC()
+	b, err := json.Marshal(e)
+	if err != nil {
+		// Only strings, an int and a UTC time: marshalling cannot fail.
+		panic(fmt.Sprintf("audit: canonical encoding: %v", err))
+	}
+	return b
+}
+
+// DecodeEvent parses a canonical encoding back into an Event.
+func DecodeEvent(payload []byte) (Event, error) {
+	var e Event
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Event{}, fmt.Errorf("%w: decode event: %w", ErrCorrupt, err)
+	}
+	e.OccurredAt = e.OccurredAt.UTC()
+	return e, nil
+}
+
+// Link is one event's place in its clinic's chain.
+type Link struct {
+	Seq      int64  // 1 for the clinic's first event, gap-free after that
+	PrevHash string // hex; GenesisHash for Seq 1
+	Hash     string // hex SHA-256(prev_hash bytes || canonical event)
+}
+
+// ChainHash returns hex(SHA-256(prevHash decoded from hex || payload)).
+func ChainHash(prevHash string, payload []byte) (string, error) {
+	prev, err := hex.DecodeString(prevHash)
+	if err != nil || len(prev) != sha256.Size {
+		return "", fmt.Errorf("%w: prev_hash %q is not a hex SHA-256", ErrCorrupt, prevHash)
+	}
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(payload)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Next returns the link that follows prev for payload.
+func Next(prev Link, payload []byte) (Link, error) {
+	hash, err := ChainHash(prev.Hash, payload)
+	if err != nil {
+		return Link{}, err
+	}
+	return Link{Seq: prev.Seq + 1, PrevHash: prev.Hash, Hash: hash}, nil
+}
+
+// Genesis is the virtual link before a clinic's first event.
+func Genesis() Link { return Link{Seq: 0, Hash: GenesisHash} }
+
+// Record is a stored event with its place in the chain, for the activity report.
+type Record struct {
+	Event      Event
+	Link       Link
+	ReceivedAt time.Time
+}
+
+// Filter selects events for the activity report. Zero fields do not filter.
+// From is inclusive and To exclusive on OccurredAt; results are in chain
+// order and AfterSeq pages through them.
+type Filter struct {
+	From, To     time.Time
+	UserID       string
+	Action       string
+	PatientID    string
+	ResourceType string
+	Outcome      string
+	AfterSeq     int64
+	Limit        int // 0 means DefaultLimit; capped at MaxLimit
+}
+
+// Page sizes for the activity report.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Broken says where and why a chain failed verification.
+type Broken struct {
+	Seq    int64
+	Reason string
+}
+
+// VerifyResult is the outcome of walking a clinic's chain.
+type VerifyResult struct {
+	OK          bool
+	Checked     int     // links walked before stopping
+	Head        Link    // last link that verified
+	FirstBroken *Broken // nil when OK
+}
+
+// Digest is a signed statement of a clinic chain's head at a moment. Each
+// digest also links to the previous one, so digests form their own chain.
+type Digest struct {
+	ClinicID       string
+	Seq            int64 // digest number, 1-based per clinic
+	HeadSeq        int64
+	HeadHash       string
+	CreatedAt      time.Time
+	PrevDigestHash string // GenesisHash for the first digest
+	DigestHash     string // hex SHA-256 of SignedBytes
+	Signature      []byte // Ed25519 over SignedBytes
+	KeyID          string
+}
+
+// SignedBytes is the canonical message a digest's signature covers.
+func (d Digest) SignedBytes() []byte {
+	msg := struct {
+		ClinicID       string `json:"clinic_id"`
+		CreatedAt      string `json:"created_at"`
+		HeadHash       string `json:"head_hash"`
+		HeadSeq        int64  `json:"head_seq"`
+		PrevDigestHash string `json:"prev_digest_hash"`
+		Seq            int64  `json:"seq"`
+	}{d.ClinicID, d.CreatedAt.UTC().Format(time.RFC3339Nano), d.HeadHash, d.HeadSeq, d.PrevDigestHash, d.Seq}
+	b, err := json.Marshal(msg)
+	if err != nil {
+		panic(fmt.Sprintf("audit: digest encoding: %v", err))
+	}
+	return b
+}
+
+// Sign fills DigestHash, Signature and KeyID.
+func (d *Digest) Sign(k SigningKey) {
+	msg := d.SignedBytes()
+	sum := sha256.Sum256(msg)
+	d.DigestHash = hex.EncodeToString(sum[:])
+	d.Signature = ed25519.Sign(k.Private, msg)
+	d.KeyID = k.ID
+}
+
+// VerifySignature reports whether d is intact and signed by pub.
+func (d Digest) VerifySignature(pub PublicKey) bool {
+	if d.KeyID != pub.ID || len(pub.Key) != ed25519.PublicKeySize {
+		return false
+	}
+	msg := d.SignedBytes()
+	sum := sha256.Sum256(msg)
+	if hex.EncodeToString(sum[:]) != d.DigestHash {
+		return false
+	}
+	return ed25519.Verify(pub.Key, msg, d.Signature)
+}
+
+// SigningKey is the region's digest-signing key.
+type SigningKey struct {
+	ID        string
+	Private   ed25519.PrivateKey
+	CreatedAt time.Time
+}
+
+// Public returns the key's public half.
+func (k SigningKey) Public() PublicKey {
+	return PublicKey{ID: k.ID, Key: k.Private.Public().(ed25519.PublicKey)}
+}
+
+// PublicKey is what an auditor needs to check digests.
+type PublicKey struct {
+	ID  string
+	Key ed25519.PublicKey
+}
+
+// KeyIDFor derives a stable key id from a public key.
+func KeyIDFor(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return "audit-ed25519-" + hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,446 @@
+// Package store keeps the audit service's per-clinic hash chains and signed
+// digests in PostgreSQL or SQLite, and verifies them.
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/havenhealth/haven/libs/store"
+	"github.com/havenhealth/haven/services/audit/internal/domain"
+)
+
+// Store is the chain repository. It is safe for concurrent use, and several
+// replicas may share one database.
+type Store struct {
+	db  *store.DB
+	now func() time.Time
+}
+
+// New returns a Store on db, which must be migrated with the audit migrations.
+func New(db *store.DB) *Store {
+	return &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// chainRow is one audit_chain row.
+type chainRow struct {
+	ClinicID     string
+	Seq          int64
+	EventID      string
+	OccurredAt   time.Time
+	ActorUserID  string
+	Action       string
+	ResourceType string
+	PatientID    string
+	Outcome      string
+	Payload      string
+	PrevHash     string
+	Hash         string
+	ReceivedAt   time.Time
+}
+
+func (chainRow) TableName() string { return "audit_chain" }
+
+func (r chainRow) link() domain.Link {
+	return domain.Link{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash}
+}
+
+func toChainRow(e domain.Event, l domain.Link, payload []byte, received time.Time) chainRow {
+	return chainRow{
+		ClinicID: e.ClinicID, Seq: l.Seq, EventID: e.ID, OccurredAt: e.OccurredAt.UTC(),
+		ActorUserID: e.Actor.UserID, Action: e.Action, ResourceType: e.ResourceType,
+		PatientID: e.PatientID, Outcome: e.Outcome, Payload: string(payload),
+		PrevHash: l.PrevHash, Hash: l.Hash, ReceivedAt: received.UTC(),
+	}
+}
+
+// lockClinic serialises chain writers for one clinic until tx ends. On
+// PostgreSQL it takes a transaction-scoped advisory lock; SQLite transactions
+// are opened with BEGIN IMMEDIATE by libs/store, so writers already queue.
+func (s *Store) lockClinic(tx *gorm.DB, clinicID string) error {
+	if s.db.Dialect() != store.Postgres {
+		return nil
+	}
+	if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "audit_chain:"+clinicID).Error; err != nil {
+		return fmt.Errorf("lock clinic %s chain: %w", clinicID, err)
+	}
+	return nil
+}
+
+// head returns the last link of the clinic's chain, or domain.Genesis().
+func head(tx *gorm.DB, clinicID string) (domain.Link, error) {
+	var rows []chainRow
+	if err := tx.Select("seq", "prev_hash", "hash").Where("clinic_id = ?", clinicID).
+		Order("seq DESC").Limit(1).Find(&rows).Error; err != nil {
+		return domain.Link{}, fmt.Errorf("read clinic %s chain head: %w", clinicID, err)
+	}
+	if len(rows) == 0 {
+		return domain.Genesis(), nil
+	}
+	return rows[0].link(), nil
+}
+
+func byEventID(tx *gorm.DB, eventID string) (domain.Link, bool, error) {
+	var rows []chainRow
+	if err := tx.Select("seq", "prev_hash", "hash").Where("event_id = ?", eventID).Limit(1).Find(&rows).Error; err != nil {
+		return domain.Link{}, false, fmt.Errorf("look up event %s: %w", eventID, err)
+	}
+	if len(rows) == 0 {
+		return domain.Link{}, false, nil
+	}
+	return rows[0].link(), true, nil
+}
+
+// Append adds e to the end of its clinic's chain and returns its link.
+// It is idempotent by event id: an event already stored is not added again,
+// and its existing link is returned with appended false.
+func (s *Store) Append(ctx context.Context, e domain.Event) (domain.Link, bool, error) {
+	if err := e.Validate(); err != nil {
+		return domain.Link{}, false, err
+	}
+	payload := e.Canonical()
+	var (
+		link     domain.Link
+		appended bool
+	)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.lockClinic(tx, e.ClinicID); err != nil {
+			return err
+		}
+		existing, found, err := byEventID(tx, e.ID)
+		if err != nil {
+			return err
+		}
+		if found {
+			link = existing
+			return nil
+		}
+		prev, err := head(tx, e.ClinicID)
+		if err != nil {
+			return err
+		}
+		next, err := domain.Next(prev, payload)
+		if err != nil {
+			return err
+		}
+		row := toChainRow(e, next, payload, s.now())
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		link, appended = next, true
+		return nil
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// The same event id raced in under another clinic's lock.
+		existing, found, lerr := byEventID(s.db.WithContext(ctx), e.ID)
+		if lerr == nil && found {
+			return existing, false, nil
+		}
+	}
+	if err != nil {
+		return domain.Link{}, false, fmt.Errorf("append event %s: %w", e.ID, err)
+	}
+	return link, appended, nil
+}
+
+// verifyBatch is how many chain rows Verify reads at a time.
+const verifyBatch = 1000
+
+// Verify walks the clinic's chain from seq 1 and checks, for every link,
+// seq continuity (gaps and insertions), prev_hash linkage (reordering), the
+// hash recomputed from the stored payload (edits), that the indexed columns
+// agree with the payload, and then that every signed digest's head is still
+// in the chain with the same hash (truncation, rewrites). It stops at the
+// first break.
+func (s *Store) Verify(ctx context.Context, clinicID string) (domain.VerifyResult, error) {
+	digests, err := s.Digests(ctx, clinicID)
+	if err != nil {
+		return domain.VerifyResult{}, err
+	}
+	pinned := make(map[int64]string, len(digests)) // head seq -> head hash
+	for _, d := range digests {
+		pinned[d.HeadSeq] = d.HeadHash
+	}
+	seen := make(map[int64]string, len(digests))
+
+	res := domain.VerifyResult{Head: domain.Genesis()}
+	broken := func(seq int64, format string, args ...any) (domain.VerifyResult, error) {
+		res.FirstBroken = &domain.Broken{Seq: seq, Reason: fmt.Sprintf(format, args...)}
+		return res, nil
+	}
+	prev := domain.Genesis()
+	for {
+		var rows []chainRow
+		if err := s.db.WithContext(ctx).Where("clinic_id = ? AND seq > ?", clinicID, prev.Seq).
+			Order("seq").Limit(verifyBatch).Find(&rows).Error; err != nil {
+			return domain.VerifyResult{}, fmt.Errorf("verify clinic %s: read chain: %w", clinicID, err)
+		}
+		for _, r := range rows {
+			want := prev.Seq + 1
+			if r.Seq != want {
+				return broken(want, "seq gap: expected seq %d, found seq %d (rows deleted or inserted)", want, r.Seq)
+			}
+			if r.PrevHash != prev.Hash {
+				return broken(r.Seq, "prev_hash does not match the hash of seq %d (rows reordered or inserted)", prev.Seq)
+			}
+			hash, err := domain.ChainHash(r.PrevHash, []byte(r.Payload))
+			if err != nil {
+				return broken(r.Seq, "prev_hash is malformed")
+			}
+			if hash != r.Hash {
+				return broken(r.Seq, "hash mismatch: payload does not hash to the stored hash (event edited)")
+			}
+			if reason := columnsDisagree(r); reason != "" {
+				return broken(r.Seq, "columns disagree with the hashed payload: %s", reason)
+			}
+			if _, ok := pinned[r.Seq]; ok {
+				seen[r.Seq] = r.Hash
+			}
+			prev = r.link()
+			res.Head = prev
+			res.Checked++
+		}
+		if len(rows) < verifyBatch {
+			break
+		}
+	}
+	for _, d := range digests {
+		got, ok := seen[d.HeadSeq]
+		switch {
+		case d.HeadSeq == 0:
+			// A digest of an empty chain pins nothing.
+		case !ok:
+			return broken(res.Head.Seq+1, "chain truncated: digest %d is signed over seq %d but the chain ends at seq %d", d.Seq, d.HeadSeq, res.Head.Seq)
+		case got != d.HeadHash:
+			return broken(d.HeadSeq, "hash at seq %d differs from signed digest %d (chain rewritten)", d.HeadSeq, d.Seq)
+		}
+	}
+	res.OK = true
+	return res, nil
+}
+
+// columnsDisagree compares a row's indexed columns with its hashed payload,
+// so that an edit to a column the report filters on is caught too.
+func columnsDisagree(r chainRow) string {
+	e, err := domain.DecodeEvent([]byte(r.Payload))
+	if err != nil {
+		return "payload does not decode"
+	}
+	switch {
+	case e.ID != r.EventID:
+		return "event_id"
+	case e.ClinicID != r.ClinicID:
+		return "clinic_id"
+	case e.Actor.UserID != r.ActorUserID:
+		return "actor_user_id"
+	case e.Action != r.Action:
+		return "action"
+	case e.ResourceType != r.ResourceType:
+		return "resource_type"
+	case e.PatientID != r.PatientID:
+		return "patient_id"
+	case e.Outcome != r.Outcome:
+		return "outcome"
+	case !e.OccurredAt.Truncate(time.Microsecond).Equal(r.OccurredAt.Truncate(time.Microsecond)):
+		return "occurred_at"
+	}
+	return ""
+}
+
+// Events returns the clinic's stored events matching f, in chain order, for
+// the activity report. Records are decoded from the hashed payload.
+func (s *Store) Events(ctx context.Context, clinicID string, f domain.Filter) ([]domain.Record, error) {
+	q := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID)
+	if !f.From.IsZero() {
+		q = q.Where("occurred_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("occurred_at < ?", f.To.UTC())
+	}
+	for col, v := range map[string]string{
+		"actor_user_id": f.UserID, "action": f.Action, "patient_id": f.PatientID,
+		"resource_type": f.ResourceType, "outcome": f.Outcome,
+	} {
+		if v != "" {
+			q = q.Where(col+" = ?", v)
+		}
+	}
+	if f.AfterSeq > 0 {
+		q = q.Where("seq > ?", f.AfterSeq)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = domain.DefaultLimit
+	}
+	limit = min(limit, domain.MaxLimit)
+	var rows []chainRow
+	if err := q.Order("seq").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list clinic %s events: %w", clinicID, err)
+	}
+	out := make([]domain.Record, 0, len(rows))
+	for _, r := range rows {
+		e, err := domain.DecodeEvent([]byte(r.Payload))
+		if err != nil {
+			return nil, fmt.Errorf("list clinic %s events: seq %d: %w", clinicID, r.Seq, err)
+		}
+		out = append(out, domain.Record{Event: e, Link: r.link(), ReceivedAt: r.ReceivedAt.UTC()})
+	}
+	return out, nil
+}
+
+// digestRow is one audit_digests row.
+type digestRow struct {
+	ClinicID       string
+	Seq            int64
+	HeadSeq        int64
+	HeadHash       string
+	CreatedAt      time.Time
+	PrevDigestHash string
+	DigestHash     string
+	Signature      string
+	KeyID          string
+}
+
+func (digestRow) TableName() string { return "audit_digests" }
+
+func toDigestRow(d domain.Digest) digestRow {
+	return digestRow{
+		ClinicID: d.ClinicID, Seq: d.Seq, HeadSeq: d.HeadSeq, HeadHash: d.HeadHash,
+		CreatedAt: d.CreatedAt.UTC(), PrevDigestHash: d.PrevDigestHash, DigestHash: d.DigestHash,
+		Signature: base64.StdEncoding.EncodeToString(d.Signature), KeyID: d.KeyID,
+	}
+}
+
+func (r digestRow) toDomain() (domain.Digest, error) {
+	sig, err := base64.StdEncoding.DecodeString(r.Signature)
+	if err != nil {
+		return domain.Digest{}, fmt.Errorf("%w: digest %d signature", domain.ErrCorrupt, r.Seq)
+	}
+	return domain.Digest{
+		ClinicID: r.ClinicID, Seq: r.Seq, HeadSeq: r.HeadSeq, HeadHash: r.HeadHash,
+		CreatedAt: r.CreatedAt.UTC(), PrevDigestHash: r.PrevDigestHash, DigestHash: r.DigestHash,
+		Signature: sig, KeyID: r.KeyID,
+	}, nil
+}
+
+// Digest signs the clinic chain's current head with the region's key and
+// appends the digest to the clinic's digest chain.
+func (s *Store) Digest(ctx context.Context, clinicID string) (domain.Digest, error) {
+	key, err := s.signingKey(ctx)
+	if err != nil {
+		return domain.Digest{}, err
+	}
+	var d domain.Digest
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.lockClinic(tx, clinicID); err != nil {
+			return err
+		}
+		h, err := head(tx, clinicID)
+		if err != nil {
+			return err
+		}
+		var last []digestRow
+		if err := tx.Where("clinic_id = ?", clinicID).Order("seq DESC").Limit(1).Find(&last).Error; err != nil {
+			return err
+		}
+		d = domain.Digest{
+			ClinicID: clinicID, Seq: 1, HeadSeq: h.Seq, HeadHash: h.Hash,
+			// Microseconds: what PostgreSQL's TIMESTAMP keeps, so the
+			// signed bytes survive the round trip.
+			CreatedAt:      s.now().UTC().Truncate(time.Microsecond),
+			PrevDigestHash: domain.GenesisHash,
+		}
+		if len(last) == 1 {
+			d.Seq, d.PrevDigestHash = last[0].Seq+1, last[0].DigestHash
+		}
+		d.Sign(key)
+		row := toDigestRow(d)
+		return tx.Create(&row).Error
+	})
+	if err != nil {
+		return domain.Digest{}, fmt.Errorf("digest clinic %s: %w", clinicID, err)
+	}
+	return d, nil
+}
+
+// Digests returns the clinic's digests, oldest first.
+func (s *Store) Digests(ctx context.Context, clinicID string) ([]domain.Digest, error) {
+	var rows []digestRow
+	if err := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID).Order("seq").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list clinic %s digests: %w", clinicID, err)
+	}
+	out := make([]domain.Digest, 0, len(rows))
+	for _, r := range rows {
+		d, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// PublicKey returns the region's digest-verification key, creating the key
+// pair on first use.
+func (s *Store) PublicKey(ctx context.Context) (domain.PublicKey, error) {
+	k, err := s.signingKey(ctx)
+	if err != nil {
+		return domain.PublicKey{}, err
+	}
+	return k.Public(), nil
+}
+
+// keyRow is one audit_signing_keys row. (The seed is to be wrapped by the
+// region's Vault before production.)
+type keyRow struct {
+	ID         string `gorm:"primaryKey"`
+	PrivateKey string
+	CreatedAt  time.Time
+}
+
+func (keyRow) TableName() string { return "audit_signing_keys" }
+
+// signingKey returns the region's oldest signing key, creating one if there
+// is none. Replicas racing to create one all settle on the oldest.
+func (s *Store) signingKey(ctx context.Context) (domain.SigningKey, error) {
+	k, found, err := s.oldestKey(ctx)
+	if err != nil || found {
+		return k, err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return domain.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
+	}
+	row := keyRow{ID: domain.KeyIDFor(pub), PrivateKey: base64.StdEncoding.EncodeToString(priv.Seed()), CreatedAt: s.now().UTC()}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil && !errors.Is(err, gorm.ErrDuplicatedKey) {
+		return domain.SigningKey{}, fmt.Errorf("store signing key: %w", err)
+	}
+	k, found, err = s.oldestKey(ctx)
+	if err == nil && !found {
+		err = errors.New("signing key vanished after insert")
+	}
+	return k, err
+}
+
+func (s *Store) oldestKey(ctx context.Context) (domain.SigningKey, bool, error) {
+	var rows []keyRow
+	if err := s.db.WithContext(ctx).Order("created_at, id").Limit(1).Find(&rows).Error; err != nil {
+		return domain.SigningKey{}, false, fmt.Errorf("read signing key: %w", err)
+	}
+	if len(rows) == 0 {
+		return domain.SigningKey{}, false, nil
+	}
+	r := rows[0]
+	seed, err := base64.StdEncoding.DecodeString(r.PrivateKey)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return domain.SigningKey{}, false, fmt.Errorf("%w: signing key %s", domain.ErrCorrupt, r.ID)
+	}
+	return domain.SigningKey{ID: r.ID, Private: ed25519.NewKeyFromSeed(seed), CreatedAt: r.CreatedAt.UTC()}, true, nil
+}

@@ -1,0 +1,397 @@
+package store_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	libstore "github.com/havenhealth/haven/libs/store"
+	"github.com/havenhealth/haven/libs/store/storetest"
+	"github.com/havenhealth/haven/services/audit/internal/domain"
+	"github.com/havenhealth/haven/services/audit/internal/store"
+	"github.com/havenhealth/haven/services/audit/migrations"
+)
+
+const clinic = "clinic-1"
+
+func newStore(t testing.TB) (*store.Store, *libstore.DB) {
+	t.Helper()
+	db := storetest.Open(t, migrations.FS)
+	return store.New(db), db
+}
+
+func event(i int) domain.Event {
+	return domain.Event{
+		ID:           fmt.Sprintf("evt-%04d", i),
+		ClinicID:     clinic,
+		Region:       "eu-west",
+		Actor:        domain.Actor{UserID: fmt.Sprintf("user-%d", i%3), Role: "clinician", SessionID: "sess-1"},
+		Action:       []string{"patient.read", "chart.update"}[i%2],
+		ResourceType: "patient", ResourceID: fmt.Sprintf("pat-%d", i%4), PatientID: fmt.Sprintf("pat-%d", i%4),
+		Outcome: "success", RequestID: fmt.Sprintf("req-%d", i), ClientIP: "enc:v1:abcdef",
+		OccurredAt: time.Date(2026, 3, 8, 10, 0, i, 123456789, time.UTC),
+		Version:    1,
+	}
+}
+
+// seed appends events 1..n to clinic's chain.
+func seed(t *testing.T, s *store.Store, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		l, ok, err := s.Append(context.Background(), event(i))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, int64(i), l.Seq)
+	}
+}
+
+// tamper runs statements the way an attacker with database access would:
+// on SQLite the append-only triggers are dropped first; on PostgreSQL the
+// test connection is a superuser, beyond the service role's grants.
+func tamper(t *testing.T, db *libstore.DB, stmts ...string) {
+	t.Helper()
+	if db.Dialect() == libstore.SQLite {
+		for _, trg := range []string{"audit_chain_no_update", "audit_chain_no_delete", "audit_digests_no_update", "audit_digests_no_delete"} {
+			require.NoError(t, db.Exec("DROP TRIGGER IF EXISTS "+trg).Error)
+		}
+	}
+	for _, q := range stmts {
+		require.NoError(t, db.Exec(q).Error, q)
+	}
+}
+
+func requireBroken(t *testing.T, s *store.Store, seq int64, reasonContains string) domain.VerifyResult {
+	t.Helper()
+	res, err := s.Verify(context.Background(), clinic)
+	require.NoError(t, err)
+	require.False(t, res.OK)
+	require.NotNil(t, res.FirstBroken)
+	require.Equal(t, seq, res.FirstBroken.Seq, res.FirstBroken.Reason)
+	require.Contains(t, res.FirstBroken.Reason, reasonContains)
+	return res
+}
+
+func TestVerify_UntouchedChainIsOK(t *testing.T) {
+	s, _ := newStore(t)
+	seed(t, s, 6)
+	_, err := s.Digest(context.Background(), clinic)
+	require.NoError(t, err)
+	seed2, _, err := s.Append(context.Background(), event(7))
+	require.NoError(t, err)
+
+	res, err := s.Verify(context.Background(), clinic)
+	require.NoError(t, err)
+	require.True(t, res.OK, "%+v", res.FirstBroken)
+	require.Nil(t, res.FirstBroken)
+	require.Equal(t, 7, res.Checked)
+	require.Equal(t, seed2, res.Head)
+}
+
+func TestVerify_EmptyChainIsOK(t *testing.T) {
+	s, _ := newStore(t)
+	res, err := s.Verify(context.Background(), "nobody")
+	require.NoError(t, err)
+	require.True(t, res.OK)
+	require.Equal(t, 0, res.Checked)
+	require.Equal(t, domain.GenesisHash, res.Head.Hash)
+}
+
+func TestVerify_DetectsEditedPayload(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 5)
+	tamper(t, db, `UPDATE audit_chain SET payload = REPLACE(payload, '"outcome":"success"', '"outcome":"denied"') WHERE seq = 3`)
+	requireBroken(t, s, 3, "hash mismatch")
+}
+
+func TestVerify_DetectsEditedColumn(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 5)
+	tamper(t, db, `UPDATE audit_chain SET actor_user_id = 'someone-else' WHERE seq = 2`)
+	requireBroken(t, s, 2, "actor_user_id")
+}
+
+func TestVerify_DetectsDeletedRow(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 5)
+	tamper(t, db, `DELETE FROM audit_chain WHERE seq = 3`)
+	requireBroken(t, s, 3, "seq gap")
+}
+
+func TestVerify_DetectsForgedRow(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 5)
+	// The attacker makes room at seq 3 and inserts a forged event correctly
+	// linked to seq 2; the next genuine row no longer links.
+	tamper(t, db,
+		`UPDATE audit_chain SET seq = seq + 1 WHERE seq = 5`,
+		`UPDATE audit_chain SET seq = seq + 1 WHERE seq = 4`,
+		`UPDATE audit_chain SET seq = seq + 1 WHERE seq = 3`)
+	recs, err := s.Events(context.Background(), clinic, domain.Filter{AfterSeq: 1, Limit: 1})
+	require.NoError(t, err)
+	forged := event(99)
+	payload := forged.Canonical()
+	l, err := domain.Next(recs[0].Link, payload)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), l.Seq)
+	require.NoError(t, db.Exec(`INSERT INTO audit_chain (clinic_id, seq, event_id, occurred_at, actor_user_id, action, resource_type, patient_id, outcome, payload, prev_hash, hash, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		clinic, l.Seq, forged.ID, forged.OccurredAt, forged.Actor.UserID, forged.Action, forged.ResourceType, forged.PatientID, forged.Outcome,
+		string(payload), l.PrevHash, l.Hash, time.Now().UTC()).Error)
+	requireBroken(t, s, 4, "prev_hash does not match the hash of seq 3")
+}
+
+func TestVerify_DetectsForgedRowBeyondHead(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 3)
+	tamper(t, db, `INSERT INTO audit_chain SELECT clinic_id, 9, 'forged', occurred_at, actor_user_id, action, resource_type, patient_id, outcome, payload, prev_hash, hash, received_at FROM audit_chain WHERE seq = 3`)
+	requireBroken(t, s, 4, "seq gap: expected seq 4, found seq 9")
+}
+
+func TestVerify_DetectsSwappedRows(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 5)
+	// Swap the whole content of rows 3 and 4, each keeping its own valid hash.
+	tamper(t, db,
+		`UPDATE audit_chain SET seq = 100 WHERE seq = 3`,
+		`UPDATE audit_chain SET seq = 3 WHERE seq = 4`,
+		`UPDATE audit_chain SET seq = 4 WHERE seq = 100`)
+	requireBroken(t, s, 3, "prev_hash does not match the hash of seq 2")
+}
+
+func TestVerify_DetectsSwappedPayloads(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 5)
+	tamper(t, db,
+		`UPDATE audit_chain SET payload = (SELECT payload FROM audit_chain WHERE seq = 4) || ' ' WHERE seq = 3`,
+		`UPDATE audit_chain SET payload = (SELECT payload FROM audit_chain WHERE seq = 3) WHERE seq = 4`,
+		`UPDATE audit_chain SET payload = RTRIM(payload) WHERE seq = 3`)
+	requireBroken(t, s, 3, "hash mismatch")
+}
+
+func TestVerify_DetectsTruncationAfterDigest(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 5)
+	_, err := s.Digest(context.Background(), clinic)
+	require.NoError(t, err)
+	tamper(t, db, `DELETE FROM audit_chain WHERE seq > 3`)
+	requireBroken(t, s, 4, "chain truncated: digest 1 is signed over seq 5 but the chain ends at seq 3")
+}
+
+func TestVerify_DetectsRewriteBehindDigest(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 3)
+	_, err := s.Digest(context.Background(), clinic)
+	require.NoError(t, err)
+	// Rebuild a self-consistent chain with an edited event 3.
+	edited := event(3)
+	edited.Outcome = "denied"
+	recs, err := s.Events(context.Background(), clinic, domain.Filter{})
+	require.NoError(t, err)
+	l, err := domain.Next(recs[1].Link, edited.Canonical())
+	require.NoError(t, err)
+	tamper(t, db, fmt.Sprintf(`UPDATE audit_chain SET payload = '%s', hash = '%s', outcome = 'denied' WHERE seq = 3`, edited.Canonical(), l.Hash))
+	requireBroken(t, s, 3, "differs from signed digest 1")
+}
+
+func TestAppendOnly_TriggersRefuseUpdateAndDelete(t *testing.T) {
+	s, db := newStore(t)
+	if db.Dialect() != libstore.SQLite {
+		t.Skip("PostgreSQL relies on the service role's grants: TestAppendOnly_ServiceRoleCannotUpdateOrDelete")
+	}
+	seed(t, s, 2)
+	_, err := s.Digest(context.Background(), clinic)
+	require.NoError(t, err)
+	for _, q := range []string{
+		`UPDATE audit_chain SET outcome = 'denied' WHERE seq = 1`,
+		`DELETE FROM audit_chain WHERE seq = 2`,
+		`UPDATE audit_digests SET head_seq = 1`,
+		`DELETE FROM audit_digests`,
+	} {
+		err := db.Exec(q).Error
+		require.Error(t, err, q)
+		require.Contains(t, err.Error(), "is append-only", q)
+	}
+	res, err := s.Verify(context.Background(), clinic)
+	require.NoError(t, err)
+	require.True(t, res.OK)
+	require.Equal(t, 2, res.Checked)
+}
+
+func TestAppendOnly_ServiceRoleCannotUpdateOrDelete(t *testing.T) {
+	s, db := newStore(t)
+	if db.Dialect() != libstore.Postgres {
+		t.Skip("SQLite is protected by triggers: TestAppendOnly_TriggersRefuseUpdateAndDelete")
+	}
+	seed(t, s, 2)
+	_, err := s.Digest(context.Background(), clinic)
+	require.NoError(t, err)
+	for _, q := range []string{
+		`UPDATE audit_chain SET outcome = 'denied' WHERE seq = 1`,
+		`DELETE FROM audit_chain WHERE seq = 2`,
+		`UPDATE audit_digests SET head_seq = 1`,
+		`DELETE FROM audit_digests`,
+	} {
+		// The role exists only inside this transaction, which always rolls back.
+		err := db.Transaction(func(tx *gorm.DB) error {
+			for _, setup := range []string{
+				`CREATE ROLE audit_service_test NOLOGIN`,
+				`GRANT SELECT, INSERT ON audit_chain, audit_digests, audit_signing_keys TO audit_service_test`,
+				`SET LOCAL ROLE audit_service_test`,
+			} {
+				require.NoError(t, tx.Exec(setup).Error, setup)
+			}
+			require.NoError(t, tx.Exec(`INSERT INTO audit_signing_keys (id, private_key, created_at) VALUES ('k', 'x', now())`).Error)
+			return tx.Exec(q).Error
+		})
+		require.Error(t, err, q)
+		require.Contains(t, err.Error(), "permission denied", q)
+	}
+	res, err := s.Verify(context.Background(), clinic)
+	require.NoError(t, err)
+	require.True(t, res.OK)
+	require.Equal(t, 2, res.Checked)
+}
+
+func TestAppend_IsIdempotentByEventID(t *testing.T) {
+	s, db := newStore(t)
+	first, ok, err := s.Append(context.Background(), event(1))
+	require.NoError(t, err)
+	require.True(t, ok)
+	again, ok, err := s.Append(context.Background(), event(1))
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Equal(t, first, again)
+	var n int64
+	require.NoError(t, db.Table("audit_chain").Count(&n).Error)
+	require.Equal(t, int64(1), n)
+}
+
+func TestAppend_RejectsInvalidEvent(t *testing.T) {
+	s, _ := newStore(t)
+	e := event(1)
+	e.ClinicID = ""
+	_, _, err := s.Append(context.Background(), e)
+	require.ErrorIs(t, err, domain.ErrInvalidEvent)
+}
+
+func TestAppend_ConcurrentAppendsAreGapFree(t *testing.T) {
+	s, _ := newStore(t)
+	const workers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if _, _, err := s.Append(context.Background(), event(w*each+i+1)); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	res, err := s.Verify(context.Background(), clinic)
+	require.NoError(t, err)
+	require.True(t, res.OK, "%+v", res.FirstBroken)
+	require.Equal(t, workers*each, res.Checked)
+	require.Equal(t, int64(workers*each), res.Head.Seq)
+}
+
+func TestDigest_SignatureVerifiesAndDetectsModification(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	seed(t, s, 3)
+	d1, err := s.Digest(ctx, clinic)
+	require.NoError(t, err)
+	seed2, _, err := s.Append(ctx, event(4))
+	require.NoError(t, err)
+	d2, err := s.Digest(ctx, clinic)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), d2.Seq)
+	require.Equal(t, d1.DigestHash, d2.PrevDigestHash)
+	require.Equal(t, seed2.Hash, d2.HeadHash)
+
+	pub, err := s.PublicKey(ctx)
+	require.NoError(t, err)
+	require.Equal(t, d1.KeyID, pub.ID)
+	stored, err := s.Digests(ctx, clinic)
+	require.NoError(t, err)
+	require.Len(t, stored, 2)
+	for _, d := range stored {
+		require.True(t, d.VerifySignature(pub), "digest %d", d.Seq)
+		require.True(t, ed25519.Verify(pub.Key, d.SignedBytes(), d.Signature))
+	}
+
+	modified := stored[1]
+	modified.HeadSeq = 3
+	require.False(t, modified.VerifySignature(pub))
+	require.False(t, ed25519.Verify(pub.Key, modified.SignedBytes(), modified.Signature))
+
+	_, other, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	require.False(t, stored[0].VerifySignature(domain.PublicKey{ID: pub.ID, Key: other.Public().(ed25519.PublicKey)}))
+}
+
+func TestPublicKey_IsStableAcrossStores(t *testing.T) {
+	s, db := newStore(t)
+	k1, err := s.PublicKey(context.Background())
+	require.NoError(t, err)
+	k2, err := store.New(db).PublicKey(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, k1, k2)
+}
+
+func TestEvents_FiltersForActivityReport(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	seed(t, s, 12)
+	_, _, err := s.Append(ctx, domain.Event{ID: "other", ClinicID: "clinic-2", Action: "patient.read", OccurredAt: time.Now()})
+	require.NoError(t, err)
+
+	all, err := s.Events(ctx, clinic, domain.Filter{})
+	require.NoError(t, err)
+	require.Len(t, all, 12)
+	require.Equal(t, event(5), all[4].Event)
+
+	byUser, err := s.Events(ctx, clinic, domain.Filter{UserID: "user-1", Action: "patient.read"})
+	require.NoError(t, err)
+	require.NotEmpty(t, byUser)
+	for _, r := range byUser {
+		require.Equal(t, "user-1", r.Event.Actor.UserID)
+		require.Equal(t, "patient.read", r.Event.Action)
+	}
+
+	window, err := s.Events(ctx, clinic, domain.Filter{From: event(3).OccurredAt, To: event(6).OccurredAt, PatientID: "pat-3"})
+	require.NoError(t, err)
+	require.Len(t, window, 1)
+	require.Equal(t, "evt-0003", window[0].Event.ID)
+
+	page, err := s.Events(ctx, clinic, domain.Filter{AfterSeq: 10, Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, page, 2)
+	require.Equal(t, int64(11), page[0].Link.Seq)
+}
+
+// BenchmarkAppend measures events appended per second to one clinic's chain.
+func BenchmarkAppend(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	start := time.Now()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, _, err := s.Append(ctx, event(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "events/s")
+}

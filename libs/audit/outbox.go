@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 	"gorm.io/gorm"
 
 	"github.com/havenhealth/haven/libs/store"
@@ -26,30 +24,12 @@ const VersionTable = "audit_db_version"
 // service's database. Call it at start-up after store.Open; on PostgreSQL
 // replicas starting together take turns.
 func Migrate(ctx context.Context, db *store.DB) error {
-	sqlDB, err := db.DB.DB()
-	if err != nil {
-		return fmt.Errorf("audit migrate: %w", err)
-	}
 	fsys, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("audit migrate: %w", err)
 	}
-	dialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithTableName(VersionTable)}
-	if db.Dialect() == store.Postgres {
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("audit migrate: lock: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(dialect, sqlDB, fsys, opts...)
-	if err != nil {
-		return fmt.Errorf("audit migrate: load: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("audit migrate: apply: %w", err)
+	if err := store.MigrateSet(ctx, db, fsys, VersionTable); err != nil {
+		return fmt.Errorf("audit migrate: %w", err)
 	}
 	return nil
 }

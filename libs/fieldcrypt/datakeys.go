@@ -7,9 +7,6 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
-
 	"github.com/havenhealth/haven/libs/store"
 )
 
@@ -25,30 +22,12 @@ const VersionTable = "fieldcrypt_db_version"
 // the service's database. Call it at start-up after store.Open; on
 // PostgreSQL replicas starting together take turns.
 func Migrate(ctx context.Context, db *store.DB) error {
-	sqlDB, err := db.DB.DB()
-	if err != nil {
-		return fmt.Errorf("fieldcrypt migrate: %w", err)
-	}
 	fsys, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("fieldcrypt migrate: %w", err)
 	}
-	dialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithTableName(VersionTable)}
-	if db.Dialect() == store.Postgres {
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("fieldcrypt migrate: lock: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(dialect, sqlDB, fsys, opts...)
-	if err != nil {
-		return fmt.Errorf("fieldcrypt migrate: load: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("fieldcrypt migrate: apply: %w", err)
+	if err := store.MigrateSet(ctx, db, fsys, VersionTable); err != nil {
+		return fmt.Errorf("fieldcrypt migrate: %w", err)
 	}
 	return nil
 }

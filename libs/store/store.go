@@ -93,12 +93,23 @@ func Open(ctx context.Context, rawURL string, o Options) (*DB, error) {
 		return nil, err
 	}
 	if o.Migrations != nil {
-		if err := migrate(ctx, sqlDB, dialect, o.Migrations); err != nil {
+		if err := migrate(ctx, sqlDB, dialect, o.Migrations, ""); err != nil {
 			_ = sqlDB.Close()
 			return nil, err
 		}
 	}
 	return db, nil
+}
+
+// MigrateSet applies a library's own migrations (fieldcrypt's key table,
+// audit's outbox) to a service's database, tracked in their own goose
+// version table so each set evolves on its own.
+func MigrateSet(ctx context.Context, db *DB, fsys fs.FS, versionTable string) error {
+	sqlDB, err := db.DB.DB()
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", versionTable, err)
+	}
+	return migrate(ctx, sqlDB, db.dialect, fsys, versionTable)
 }
 
 func dialectorFor(rawURL string) (Dialect, gorm.Dialector, error) {
@@ -129,9 +140,12 @@ func dialectorFor(rawURL string) (Dialect, gorm.Dialector, error) {
 	}
 }
 
-func migrate(ctx context.Context, sqlDB *sql.DB, dialect Dialect, fsys fs.FS) error {
+func migrate(ctx context.Context, sqlDB *sql.DB, dialect Dialect, fsys fs.FS, versionTable string) error {
 	gd := goose.DialectSQLite3
 	var opts []goose.ProviderOption
+	if versionTable != "" {
+		opts = append(opts, goose.WithTableName(versionTable))
+	}
 	if dialect == Postgres {
 		gd = goose.DialectPostgres
 		// Replicas starting together take turns instead of racing.

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/config"
 	"github.com/havenhealth/haven/libs/edgeauth"
@@ -148,6 +149,26 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 		}
 		deps.Auth = &authn.Authenticator{Verifier: &authn.Verifier{Issuer: cfg.Issuer(), Keys: keys}, Sessions: deps.Sessions, Logger: log}
 	}
+	// Every service keeps an audit outbox: events are written in the same
+	// transaction as the change they record; the relay publishes them to
+	// the region's audit topic when Kafka is configured.
+	if err := audit.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("%s audit outbox: %w", spec.Name, err)
+	}
+	var relayStop io.Closer
+	if brokers := cfg.Kafka.BrokerList(); len(brokers) > 0 {
+		relay := &audit.Relay{DB: db, Writer: audit.NewWriter(brokers, audit.Topic(cfg.Region)), Logger: log}
+		relayStop = runUntilClosed(context.WithoutCancel(ctx), relay.Run, closerFunc(func() error {
+			// One last pass for what was recorded while the server drained;
+			// anything left stays in the outbox for the next start.
+			fctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if _, err := relay.Flush(fctx); err != nil {
+				log.Warn("audit relay: final flush incomplete; events stay in the outbox", slog.String("error", err.Error()))
+			}
+			return relay.Writer.Close()
+		}))
+	}
 	if cfg.Vault.Addr != "" {
 		vc, err := vaultclient.Open(ctx, cfg.Vault)
 		if err != nil {
@@ -163,6 +184,9 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 	mux := http.NewServeMux()
 	registerBase(mux, deps, Info{Service: spec.Name, Region: cfg.Region, Version: spec.Version})
 	var closers []io.Closer
+	if relayStop != nil {
+		closers = append(closers, relayStop) // closed last: flushes what the service recorded while draining
+	}
 	if spec.Register != nil {
 		closers, err = spec.Register(ctx, deps, mux)
 		if err != nil {

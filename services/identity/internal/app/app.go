@@ -116,3 +116,6 @@ func authorize(actor authz.Principal, action authz.Action, res authz.Resource) e
 }
 
 func trimmed(s string) string { return strings.TrimSpace(s) }
+
+// Crypter is the field crypter, for tests and tools that open sealed values.
+func (a *App) Crypter() *fieldcrypt.Crypter { return a.d.Crypter }

@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/fieldcrypt"
@@ -91,6 +92,7 @@ func newFixture(t *testing.T) *fixture {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	db := storetest.Open(t, migrations.FS)
 	require.NoError(t, fieldcrypt.Migrate(context.Background(), db))
+	require.NoError(t, audit.Migrate(context.Background(), db))
 	fieldcrypt.RegisterSerializer()
 	keys := fieldcrypttest.NewMemoryKeys()
 	crypter := fieldcrypt.New(keys, db, fieldcrypt.Options{})
@@ -632,4 +634,34 @@ func TestRotateClinicKey_KeepsEverythingReadable(t *testing.T) {
 	require.NoError(t, err)
 	billing := f.signIn(t, "b@example.org", "billing helper passphrase")
 	require.ErrorIs(t, f.app.RotateClinicKey(ctx, billing), domain.ErrForbidden)
+}
+
+func TestSignIn_AttemptsAreAuditedInTheOutboxWithIDsOnly(t *testing.T) {
+	f := newFixture(t) // its owner signed in once
+	ctx := context.Background()
+	meta := app.RequestMeta{IP: "198.51.100.23", UserAgent: "test"}
+	_, _ = f.app.SignIn(ctx, f.clinicID, "aroha@example.org", "wrong passphrase here", meta)
+	_, _ = f.app.SignIn(ctx, f.clinicID, "nobody@example.org", "wrong passphrase here", meta)
+
+	var rows []struct{ Payload string }
+	require.NoError(t, f.db.Table("audit_outbox").Order("id").Find(&rows).Error)
+	require.Len(t, rows, 3)
+	var events []audit.Event
+	for _, r := range rows {
+		require.NotContains(t, r.Payload, "example.org")
+		require.NotContains(t, r.Payload, "198.51.100.23")
+		var e audit.Event
+		require.NoError(t, json.Unmarshal([]byte(r.Payload), &e))
+		require.NoError(t, e.Validate())
+		events = append(events, e)
+	}
+	require.Equal(t, audit.SessionCreate, events[0].Action)
+	require.Equal(t, f.ownerID, events[0].Actor.UserID)
+	require.Equal(t, audit.SessionFail, events[1].Action)
+	require.Equal(t, f.ownerID, events[1].Actor.UserID)
+	require.Equal(t, audit.SessionFail, events[2].Action)
+	require.Equal(t, "unauthenticated", events[2].Actor.System, "an unknown e-mail names no user")
+	ip, err := audit.OpenClientIP(ctx, f.app.Crypter(), events[1])
+	require.NoError(t, err)
+	require.Equal(t, "198.51.100.23", ip, "the address is kept, sealed under the clinic's key")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
@@ -43,7 +44,9 @@ type Store interface {
 	SigningKeys(ctx context.Context) ([]authn.Key, error)
 	AddSigningKey(ctx context.Context, k authn.Key) error
 
-	RecordLogin(ctx context.Context, a domain.LoginAttempt) error
+	// RecordLogin stores a login-history entry and, when ev is not nil, its
+	// audit event in the same transaction.
+	RecordLogin(ctx context.Context, a domain.LoginAttempt, ev *audit.Event) error
 	LoginHistory(ctx context.Context, clinicID string, f HistoryFilter) ([]domain.LoginAttempt, error)
 
 	CreateChallenge(ctx context.Context, c domain.Challenge) error

@@ -10,9 +10,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/password"
+	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
 	"github.com/havenhealth/haven/services/identity/internal/mfa"
@@ -437,10 +439,15 @@ func (a *App) ChangePassword(ctx context.Context, p authz.Principal, current, ne
 
 func (a *App) record(ctx context.Context, clinicID, userID string, o domain.Outcome, method string, meta RequestMeta) {
 	// A history write that fails does not fail the sign-in, but it is logged.
-	err := a.d.Store.RecordLogin(context.WithoutCancel(ctx), domain.LoginAttempt{
+	ctx = context.WithoutCancel(ctx)
+	ev, err := a.signInEvent(ctx, clinicID, userID, o, meta)
+	if err != nil {
+		a.d.Logger.ErrorContext(ctx, "sign-in audit event not built", slog.String("clinic_id", clinicID), slog.String("error", err.Error()))
+	}
+	err = a.d.Store.RecordLogin(ctx, domain.LoginAttempt{
 		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: clinicID, UserID: userID, Outcome: o, Method: method,
 		IP: meta.IP, UserAgent: truncate(meta.UserAgent, 300), OccurredAt: a.now(),
-	})
+	}, ev)
 	if err != nil {
 		a.d.Logger.ErrorContext(ctx, "login history write failed", slog.String("clinic_id", clinicID), slog.String("error", err.Error()))
 	}
@@ -458,4 +465,40 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// signInActions maps sign-in outcomes to audit actions; a pending 2-step
+// challenge is not an access and is only in the login history.
+var signInActions = map[domain.Outcome]struct {
+	action  audit.Action
+	outcome audit.Outcome
+}{
+	domain.OutcomeSuccess:        {audit.SessionCreate, audit.Allowed},
+	domain.OutcomeFailure:        {audit.SessionFail, audit.Denied},
+	domain.OutcomeLocked:         {audit.SessionLocked, audit.Denied},
+	domain.OutcomeTwoStepFailure: {audit.SessionVerifyFail, audit.Denied},
+}
+
+// signInEvent is the audit event of a sign-in attempt: ids only, the client
+// address sealed under the clinic's key. Nil for outcomes not audited.
+func (a *App) signInEvent(ctx context.Context, clinicID, userID string, o domain.Outcome, meta RequestMeta) (*audit.Event, error) {
+	m, ok := signInActions[o]
+	if !ok {
+		return nil, nil
+	}
+	actor := audit.Actor{System: "unauthenticated"}
+	if userID != "" {
+		actor = audit.Actor{UserID: userID}
+	}
+	ev := audit.New(clinicID, string(a.d.Region), actor, m.action, m.outcome)
+	ev.RequestID = problem.RequestIDFromContext(ctx)
+	if userID != "" {
+		ev.ResourceType, ev.ResourceID = "user", userID
+	}
+	if meta.IP != "" && a.d.Crypter != nil {
+		if err := audit.SealClientIP(ctx, a.d.Crypter, &ev, meta.IP); err != nil {
+			return nil, err
+		}
+	}
+	return &ev, nil
 }

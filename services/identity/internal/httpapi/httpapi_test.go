@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/fieldcrypt"
@@ -40,6 +41,7 @@ func newMuxAt(t *testing.T, now func() time.Time) *http.ServeMux {
 	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: now}
 	db := storetest.Open(t, migrations.FS)
 	require.NoError(t, fieldcrypt.Migrate(context.Background(), db))
+	require.NoError(t, audit.Migrate(context.Background(), db))
 	fieldcrypt.RegisterSerializer()
 	keys := fieldcrypttest.NewMemoryKeys()
 	crypter := fieldcrypt.New(keys, db, fieldcrypt.Options{})

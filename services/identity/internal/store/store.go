@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/services/identity/internal/app"
@@ -386,10 +387,18 @@ type loginRow struct {
 func (loginRow) TableName() string { return "login_attempts" }
 
 // RecordLogin implements app.Store.
-func (s *Store) RecordLogin(ctx context.Context, a domain.LoginAttempt) error {
+func (s *Store) RecordLogin(ctx context.Context, a domain.LoginAttempt, ev *audit.Event) error {
 	r := loginRow{ID: a.ID, ClinicID: a.ClinicID, UserID: a.UserID, Outcome: string(a.Outcome), Method: a.Method,
 		IP: fieldcrypt.String(a.IP), UserAgent: fieldcrypt.String(a.UserAgent), OccurredAt: a.OccurredAt.UTC()}
-	return s.db.WithContext(s.with(ctx)).Create(&r).Error
+	return s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&r).Error; err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil
+		}
+		return audit.Record(tx, *ev)
+	})
 }
 
 // LoginHistory implements app.Store: newest first, keyset-paginated by

@@ -153,3 +153,9 @@ func PrincipalFrom(ctx context.Context) (authz.Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(authz.Principal)
 	return p, ok
 }
+
+// NotConfigured answers every request with 503: the service runs without
+// the Redis its sessions need, so nothing can be authenticated.
+var NotConfigured http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	problem.Write(w, r, problem.Unavailable("authentication is not configured (no Redis)"))
+})

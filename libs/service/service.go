@@ -25,7 +25,6 @@ import (
 	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
-	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/redisclient"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/libs/store"
@@ -73,9 +72,7 @@ const SessionPrefix = "haven:"
 // Authenticated wraps a clinic endpoint: router signature, then bearer
 // token and live session. Without an authenticator it answers 503.
 func (d Deps) Authenticated(h http.Handler) http.Handler {
-	inner := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.Unavailable("authentication is not configured (no Redis)"))
-	}))
+	inner := authn.NotConfigured
 	if d.Auth != nil {
 		inner = d.Auth.Require(h)
 	}

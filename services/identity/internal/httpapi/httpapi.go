@@ -46,9 +46,7 @@ func (a *API) Register(mux httpserver.Routes) {
 	clinic := func(h http.HandlerFunc) http.Handler { return edgeauth.Require(a.Secret, a.Region, h) }
 	authed := func(h http.HandlerFunc) http.Handler {
 		if a.Auth == nil { // no Redis: nothing can be authenticated
-			return clinic(func(w http.ResponseWriter, r *http.Request) {
-				problem.Write(w, r, problem.Unavailable("authentication is not configured (no Redis)"))
-			})
+			return clinic(authn.NotConfigured.ServeHTTP)
 		}
 		return clinic(a.Auth.Require(h).ServeHTTP)
 	}
@@ -101,9 +99,7 @@ func (a *API) refreshable(h http.HandlerFunc) http.Handler {
 		auth = a.Auth
 	}
 	if auth == nil {
-		return edgeauth.Require(a.Secret, a.Region, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			problem.Write(w, r, problem.Unavailable("authentication is not configured (no Redis)"))
-		}))
+		return edgeauth.Require(a.Secret, a.Region, authn.NotConfigured)
 	}
 	return edgeauth.Require(a.Secret, a.Region, auth.Require(h))
 }

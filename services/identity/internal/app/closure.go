@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
 )
@@ -14,7 +15,8 @@ import (
 // code if that is one of their methods). Nil: no second factor to answer.
 func (a *App) StartClosureChallenge(ctx context.Context, actor authz.Principal, pw string, meta RequestMeta) (*ChallengeView, error) {
 	if actor.Role != authz.RoleOwner {
-		return nil, fmt.Errorf("only an owner may close the clinic: %w", domain.ErrForbidden)
+		return nil, a.refused(ctx, actor, audit.ClinicCloseRequest, clinicTarget(actor.ClinicID), meta,
+			fmt.Errorf("only an owner may close the clinic: %w", domain.ErrForbidden))
 	}
 	u, err := a.reauthenticate(ctx, actor, pw)
 	if err != nil {
@@ -48,7 +50,8 @@ type ClosureRequest struct {
 // With no grace period the key is destroyed at once.
 func (a *App) RequestClosure(ctx context.Context, actor authz.Principal, req ClosureRequest, meta RequestMeta) (domain.Clinic, error) {
 	if actor.Role != authz.RoleOwner {
-		return domain.Clinic{}, fmt.Errorf("only an owner may close the clinic: %w", domain.ErrForbidden)
+		return domain.Clinic{}, a.refused(ctx, actor, audit.ClinicCloseRequest, clinicTarget(actor.ClinicID), meta,
+			fmt.Errorf("only an owner may close the clinic: %w", domain.ErrForbidden))
 	}
 	u, err := a.reauthenticate(ctx, actor, req.Password)
 	if err != nil {
@@ -70,6 +73,10 @@ func (a *App) RequestClosure(ctx context.Context, actor authz.Principal, req Clo
 			return domain.Clinic{}, domain.ErrChallengeEnded
 		}
 	}
+	ev, err := a.actedBy(ctx, actor, audit.ClinicCloseRequest, clinicTarget(actor.ClinicID), meta)
+	if err != nil {
+		return domain.Clinic{}, err
+	}
 	now := a.now()
 	c, err := a.d.Store.UpdateClinic(ctx, actor.ClinicID, func(c *domain.Clinic) error {
 		if c.Status != domain.ClinicActive {
@@ -78,7 +85,7 @@ func (a *App) RequestClosure(ctx context.Context, actor authz.Principal, req Clo
 		at := now.Add(a.d.ClosureGrace)
 		c.Status, c.ClosesAt = domain.ClinicClosing, &at
 		return nil
-	})
+	}, ev)
 	if err != nil {
 		return domain.Clinic{}, err
 	}
@@ -90,9 +97,14 @@ func (a *App) RequestClosure(ctx context.Context, actor authz.Principal, req Clo
 }
 
 // CancelClosure stops a closure during its grace period.
-func (a *App) CancelClosure(ctx context.Context, actor authz.Principal) (domain.Clinic, error) {
+func (a *App) CancelClosure(ctx context.Context, actor authz.Principal, meta RequestMeta) (domain.Clinic, error) {
 	if actor.Role != authz.RoleOwner {
-		return domain.Clinic{}, fmt.Errorf("only an owner may cancel a closure: %w", domain.ErrForbidden)
+		return domain.Clinic{}, a.refused(ctx, actor, audit.ClinicCloseCancel, clinicTarget(actor.ClinicID), meta,
+			fmt.Errorf("only an owner may cancel a closure: %w", domain.ErrForbidden))
+	}
+	ev, err := a.actedBy(ctx, actor, audit.ClinicCloseCancel, clinicTarget(actor.ClinicID), meta)
+	if err != nil {
+		return domain.Clinic{}, err
 	}
 	return a.d.Store.UpdateClinic(ctx, actor.ClinicID, func(c *domain.Clinic) error {
 		if c.Status != domain.ClinicClosing {
@@ -100,7 +112,7 @@ func (a *App) CancelClosure(ctx context.Context, actor authz.Principal) (domain.
 		}
 		c.Status, c.ClosesAt = domain.ClinicActive, nil
 		return nil
-	})
+	}, ev)
 }
 
 // CloseDue destroys the keys of clinics whose grace period has ended. The
@@ -120,7 +132,20 @@ func (a *App) CloseDue(ctx context.Context) error {
 
 // closeClinic is the crypto-shredding step: destroy the clinic's key in
 // Vault, forget its cached data keys, mark it closed, end its sessions.
+//
+// clinic.closed ("clinic closed, keys destroyed") is recorded, by the
+// closure process, in the transaction that marks the clinic closed, which
+// runs only after Vault destroyed the key: the event exists if and only if
+// the clinic is recorded closed, so it never claims a destruction that then
+// failed. It needs no key: a system actor has no client address to seal, so
+// the event is built (before the key goes) with nothing encrypted. Should
+// the status write fail after the key is gone, the clinic stays closing and
+// the next CloseDue run destroys (again) and records then.
 func (a *App) closeClinic(ctx context.Context, clinicID string) (domain.Clinic, error) {
+	ev, err := a.newEvent(ctx, clinicID, audit.Actor{System: actorClosure}, audit.ClinicClosed, audit.Allowed, clinicTarget(clinicID), RequestMeta{})
+	if err != nil {
+		return domain.Clinic{}, err
+	}
 	if err := a.d.Keys.Destroy(ctx, clinicID); err != nil {
 		return domain.Clinic{}, fmt.Errorf("destroy key of clinic %s: %w", clinicID, err)
 	}
@@ -129,7 +154,7 @@ func (a *App) closeClinic(ctx context.Context, clinicID string) (domain.Clinic, 
 	c, err := a.d.Store.UpdateClinic(ctx, clinicID, func(c *domain.Clinic) error {
 		c.Status, c.ClosedAt = domain.ClinicClosed, &now
 		return nil
-	})
+	}, ev)
 	if err != nil {
 		return domain.Clinic{}, err
 	}
@@ -154,12 +179,18 @@ func (a *App) ClosedClinics(ctx context.Context) ([]string, error) {
 // RotateClinicKey rotates the clinic's key in Vault and rewraps the data
 // keys identity stored under it. Reads keep working throughout: old wraps
 // stay valid until rewrapped. (Each other service rewraps its own data keys
-// with fieldcrypt's RewrapClinic.)
-func (a *App) RotateClinicKey(ctx context.Context, actor authz.Principal) error {
+// with fieldcrypt's RewrapClinic.) The key lives in Vault and the rewrap
+// in fieldcrypt's own writes, so the event is recorded around the change
+// (see recordAround).
+func (a *App) RotateClinicKey(ctx context.Context, actor authz.Principal, meta RequestMeta) error {
 	if err := authorize(actor, authz.ActionSettingsManage, authz.Resource{}); err != nil {
+		return a.refused(ctx, actor, audit.ClinicKeyRotate, clinicTarget(actor.ClinicID), meta, err)
+	}
+	ev, err := a.actedBy(ctx, actor, audit.ClinicKeyRotate, clinicTarget(actor.ClinicID), meta)
+	if err != nil {
 		return err
 	}
-	if err := a.d.Crypter.RotateClinic(ctx, actor.ClinicID); err != nil {
+	if err := a.recordAround(ctx, ev, func() error { return a.d.Crypter.RotateClinic(ctx, actor.ClinicID) }); err != nil {
 		return fmt.Errorf("rotate key of clinic %s: %w", actor.ClinicID, err)
 	}
 	a.d.Logger.InfoContext(ctx, "clinic key rotated", "clinic_id", actor.ClinicID, "user_id", actor.UserID)

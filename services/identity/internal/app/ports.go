@@ -11,17 +11,24 @@ import (
 )
 
 // Store is what the use cases need from persistence.
+//
+// Every method that changes state takes the audit events describing the
+// change (events ...audit.Event) and records them in the audit outbox in the
+// same transaction as the change, after the change succeeded: an event
+// commits with its change or not at all. Events are built, and their client
+// address sealed, before the call (sealing may write the clinic's first data
+// key, which must not happen inside another write transaction on SQLite).
 type Store interface {
 	// CreateClinicWithOwner stores both, and the clinic's default settings,
 	// in one transaction. A clinic id or slug that exists already is
 	// domain.ErrConflict.
-	CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User, s domain.Settings) error
+	CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User, s domain.Settings, events ...audit.Event) error
 	Clinic(ctx context.Context, id string) (domain.Clinic, error)
 	Owner(ctx context.Context, clinicID string) (domain.User, error)
 	// DeleteClinic removes a clinic and everything identity holds for it.
 	DeleteClinic(ctx context.Context, id string) error
 	// UpdateClinic runs fn on the clinic inside one transaction.
-	UpdateClinic(ctx context.Context, id string, fn func(c *domain.Clinic) error) (domain.Clinic, error)
+	UpdateClinic(ctx context.Context, id string, fn func(c *domain.Clinic) error, events ...audit.Event) (domain.Clinic, error)
 	// ClinicsToClose lists closing clinics whose grace period ended by now.
 	ClinicsToClose(ctx context.Context, now time.Time) ([]domain.Clinic, error)
 	// ClosedClinics lists closed clinics' ids.
@@ -30,43 +37,48 @@ type Store interface {
 	UserIDs(ctx context.Context, clinicID string) ([]string, error)
 
 	Settings(ctx context.Context, clinicID string) (domain.Settings, error)
-	SaveSettings(ctx context.Context, s domain.Settings) error
+	SaveSettings(ctx context.Context, s domain.Settings, events ...audit.Event) error
 
-	CreateUser(ctx context.Context, u domain.User) error
+	CreateUser(ctx context.Context, u domain.User, events ...audit.Event) error
 	User(ctx context.Context, clinicID, id string) (domain.User, error)
 	UserByEmailLookup(ctx context.Context, clinicID, lookup string) (domain.User, error)
 	ListUsers(ctx context.Context, clinicID, after string, limit int) ([]domain.User, error)
 	// UpdateUser runs fn on the user inside one transaction; the clinic's
 	// other users are passed so rules spanning accounts (the last owner)
 	// are checked under the same lock.
-	UpdateUser(ctx context.Context, clinicID, id string, fn func(u *domain.User, activeOwners int) error) (domain.User, error)
+	UpdateUser(ctx context.Context, clinicID, id string, fn func(u *domain.User, activeOwners int) error, events ...audit.Event) (domain.User, error)
 
 	SigningKeys(ctx context.Context) ([]authn.Key, error)
 	AddSigningKey(ctx context.Context, k authn.Key) error
 
-	// RecordLogin stores a login-history entry and, when ev is not nil, its
-	// audit event in the same transaction.
-	RecordLogin(ctx context.Context, a domain.LoginAttempt, ev *audit.Event) error
+	// RecordLogin stores a login-history entry and its audit events in the
+	// same transaction.
+	RecordLogin(ctx context.Context, a domain.LoginAttempt, events ...audit.Event) error
 	LoginHistory(ctx context.Context, clinicID string, f HistoryFilter) ([]domain.LoginAttempt, error)
 
 	CreateChallenge(ctx context.Context, c domain.Challenge) error
 	Challenge(ctx context.Context, clinicID, id string) (domain.Challenge, error)
 	// UpdateChallenge runs fn on the challenge inside one transaction.
-	UpdateChallenge(ctx context.Context, clinicID, id string, fn func(c *domain.Challenge) error) (domain.Challenge, error)
+	UpdateChallenge(ctx context.Context, clinicID, id string, fn func(c *domain.Challenge) error, events ...audit.Event) (domain.Challenge, error)
 
-	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, events ...audit.Event) error
 	// UseRecoveryCode marks the code at idx used; false if it was used already.
 	UseRecoveryCode(ctx context.Context, userID string, idx int, at time.Time) (bool, error)
 	UnusedRecoveryCodes(ctx context.Context, userID string) (map[int]string, error)
 
-	AddPasskey(ctx context.Context, userID, credentialID string, data []byte, at time.Time) error
+	AddPasskey(ctx context.Context, userID, credentialID string, data []byte, at time.Time, events ...audit.Event) error
 	Passkeys(ctx context.Context, userID string) ([][]byte, error)
 	UpdatePasskey(ctx context.Context, credentialID string, data []byte) error
 
-	CreateAccountToken(ctx context.Context, t AccountToken) error
+	CreateAccountToken(ctx context.Context, t AccountToken, events ...audit.Event) error
 	// UseAccountToken marks an unexpired, unused token of purpose used and
 	// returns it; anything else is domain.ErrInvalidCode.
 	UseAccountToken(ctx context.Context, clinicID, hash, purpose string, now time.Time) (AccountToken, error)
+
+	// RecordAudit records events on their own, outside any change: for
+	// reads, refusals, and changes kept outside the database (sessions in
+	// Redis, keys in Vault).
+	RecordAudit(ctx context.Context, events ...audit.Event) error
 }
 
 // AccountToken is a single-use token (stored hashed): a reset or an invitation.
@@ -128,7 +140,8 @@ type Notifier interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// RequestMeta describes where a sign-in came from, for the login history.
+// RequestMeta describes where a request came from, for the login history
+// and the audit events (which keep the address sealed, never the agent).
 type RequestMeta struct {
 	IP        string
 	UserAgent string

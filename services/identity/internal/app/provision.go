@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/password"
 	"github.com/havenhealth/haven/libs/problem"
@@ -78,7 +79,22 @@ func (a *App) Provision(ctx context.Context, req provisioning.Clinic) (Provision
 		Role: authz.RoleOwner, Grants: authz.RoleGrants(authz.RoleOwner), Status: domain.UserActive,
 		CreatedAt: now, UpdatedAt: now,
 	}
-	if err := a.d.Store.CreateClinicWithOwner(ctx, c, owner, domain.DefaultSettings(c.ID, now)); err != nil {
+	// The router acts (the owner has no account until this commits); the
+	// owner's account is a user.create like any other. The router's call
+	// carries no client address, so nothing is sealed.
+	router := audit.Actor{System: actorRouter}
+	var events []audit.Event
+	for _, e := range []struct {
+		action audit.Action
+		target target
+	}{{audit.ClinicSignup, clinicTarget(c.ID)}, {audit.UserCreate, userTarget(owner.ID)}} {
+		ev, err := a.newEvent(ctx, c.ID, router, e.action, audit.Allowed, e.target, RequestMeta{})
+		if err != nil {
+			return Provisioned{}, err
+		}
+		events = append(events, ev)
+	}
+	if err := a.d.Store.CreateClinicWithOwner(ctx, c, owner, domain.DefaultSettings(c.ID, now), events...); err != nil {
 		return Provisioned{}, fmt.Errorf("provision clinic %s: %w", c.ID, err)
 	}
 	return Provisioned{Clinic: c, OwnerID: owner.ID, Created: true}, nil

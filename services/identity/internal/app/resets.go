@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/password"
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
 )
 
 // RequestPasswordReset e-mails a single-use link when the e-mail belongs to
-// an active account. It answers the same whether or not it does.
-func (a *App) RequestPasswordReset(ctx context.Context, clinicID, email string) error {
+// an active account. It answers the same whether or not it does; only a
+// request for an account is audited (with the token it creates), by an
+// unauthenticated actor: asking proves nothing about who asked.
+func (a *App) RequestPasswordReset(ctx context.Context, clinicID, email string, meta RequestMeta) error {
 	if a.d.Notifier == nil {
 		return fmt.Errorf("no way to deliver reset links: %w", domain.ErrUnavailable)
 	}
@@ -41,8 +44,12 @@ func (a *App) RequestPasswordReset(ctx context.Context, clinicID, email string) 
 	}
 	now := a.now()
 	token := base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	ev, err := a.newEvent(ctx, clinicID, audit.Actor{System: actorUnauthenticated}, audit.PasswordResetReq, audit.Allowed, userTarget(u.ID), meta)
+	if err != nil {
+		return err
+	}
 	if err := a.d.Store.CreateAccountToken(ctx, AccountToken{Hash: hashToken(token), ClinicID: clinicID, UserID: u.ID,
-		Purpose: domain.PurposeReset, ExpiresAt: now.Add(domain.ResetTokenTTL), CreatedAt: now}); err != nil {
+		Purpose: domain.PurposeReset, ExpiresAt: now.Add(domain.ResetTokenTTL), CreatedAt: now}, ev); err != nil {
 		return err
 	}
 	link := fmt.Sprintf("%s/c/%s/identity/v1/password-resets/%s", a.d.PublicURL, clinic.Slug, token)
@@ -74,10 +81,15 @@ func (a *App) CompleteReset(ctx context.Context, clinicID, token, pw string, met
 	if t.UserID == "" {
 		return domain.ErrInvalidLink
 	}
+	// The token proves the caller is the account's user: the event's actor.
+	ev, err := a.newEvent(ctx, clinicID, audit.Actor{UserID: t.UserID}, audit.PasswordReset, audit.Allowed, userTarget(t.UserID), meta)
+	if err != nil {
+		return err
+	}
 	u, err := a.d.Store.UpdateUser(ctx, clinicID, t.UserID, func(u *domain.User, _ int) error {
 		u.PasswordHash, u.UpdatedAt = hash, a.now()
 		return nil
-	})
+	}, ev)
 	if err != nil {
 		return err
 	}

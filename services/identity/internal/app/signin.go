@@ -14,7 +14,6 @@ import (
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/password"
-	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/provisioning"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
 	"github.com/havenhealth/haven/services/identity/internal/mfa"
@@ -253,11 +252,19 @@ func (a *App) answerChallenge(ctx context.Context, clinicID, challengeID, method
 	if err != nil {
 		return domain.User{}, err
 	}
-	var ended bool
+	// A right answer completes the challenge and records session.verify in
+	// the same transaction; an ended challenge changes nothing.
+	var events []audit.Event
+	if ok {
+		ev, err := a.newEvent(ctx, clinicID, audit.Actor{UserID: user.ID}, audit.SessionVerify, audit.Allowed, userTarget(user.ID), meta)
+		if err != nil {
+			return domain.User{}, err
+		}
+		events = append(events, ev)
+	}
 	if _, err := a.d.Store.UpdateChallenge(ctx, clinicID, challengeID, func(c *domain.Challenge) error {
 		if !open(*c) {
-			ended = true
-			return nil
+			return domain.ErrChallengeEnded
 		}
 		if !ok {
 			c.Attempts++
@@ -265,11 +272,8 @@ func (a *App) answerChallenge(ctx context.Context, clinicID, challengeID, method
 		}
 		c.CompletedAt, c.SMSCodeHash, c.WebAuthnSession = &now, "", nil
 		return nil
-	}); err != nil {
+	}, events...); err != nil {
 		return domain.User{}, err
-	}
-	if ended {
-		return domain.User{}, domain.ErrChallengeEnded
 	}
 	if !ok {
 		a.record(ctx, clinicID, user.ID, domain.OutcomeTwoStepFailure, method, meta)
@@ -382,23 +386,48 @@ func (a *App) tokenFor(s authn.Session) (Token, error) {
 }
 
 // Refresh issues a new access token for a live session (the session's idle
-// and absolute limits still apply).
-func (a *App) Refresh(ctx context.Context, p authz.Principal) (Token, error) {
-	s, err := a.d.Sessions.Touch(ctx, p.ClinicID, p.SessionID)
+// and absolute limits still apply). Sessions live in Redis: the event is
+// recorded around the change (see recordAround).
+func (a *App) Refresh(ctx context.Context, p authz.Principal, meta RequestMeta) (Token, error) {
+	ev, err := a.actedBy(ctx, p, audit.SessionRefresh, sessionTarget(p.SessionID), meta)
 	if err != nil {
 		return Token{}, err
 	}
-	return a.tokenFor(s)
+	var tok Token
+	err = a.recordAround(ctx, ev, func() error {
+		s, err := a.d.Sessions.Touch(ctx, p.ClinicID, p.SessionID)
+		if err != nil {
+			return err
+		}
+		tok, err = a.tokenFor(s)
+		return err
+	})
+	return tok, err
 }
 
-// SignOut ends the caller's session.
-func (a *App) SignOut(ctx context.Context, p authz.Principal) error {
-	return a.d.Sessions.Revoke(ctx, p.ClinicID, p.SessionID)
+// SignOut ends the caller's session (audited around the Redis change).
+func (a *App) SignOut(ctx context.Context, p authz.Principal, meta RequestMeta) error {
+	ev, err := a.actedBy(ctx, p, audit.SessionEnd, sessionTarget(p.SessionID), meta)
+	if err != nil {
+		return err
+	}
+	return a.recordAround(ctx, ev, func() error { return a.d.Sessions.Revoke(ctx, p.ClinicID, p.SessionID) })
 }
 
-// SignOutEverywhere ends every session of the caller.
-func (a *App) SignOutEverywhere(ctx context.Context, p authz.Principal) (int, error) {
-	return a.d.Sessions.RevokeUser(ctx, p.ClinicID, p.UserID, "")
+// SignOutEverywhere ends every session of the caller (audited around the
+// Redis change).
+func (a *App) SignOutEverywhere(ctx context.Context, p authz.Principal, meta RequestMeta) (int, error) {
+	ev, err := a.actedBy(ctx, p, audit.SessionEndAll, userTarget(p.UserID), meta)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = a.recordAround(ctx, ev, func() error {
+		var err error
+		n, err = a.d.Sessions.RevokeUser(ctx, p.ClinicID, p.UserID, "")
+		return err
+	})
+	return n, err
 }
 
 // Me returns the caller's own account.
@@ -412,7 +441,7 @@ func (a *App) Me(ctx context.Context, p authz.Principal) (domain.User, []string,
 }
 
 // ChangePassword needs the current password and ends the user's other sessions.
-func (a *App) ChangePassword(ctx context.Context, p authz.Principal, current, next string) error {
+func (a *App) ChangePassword(ctx context.Context, p authz.Principal, current, next string, meta RequestMeta) error {
 	u, err := a.d.Store.User(ctx, p.ClinicID, p.UserID)
 	if err != nil {
 		return err
@@ -427,10 +456,14 @@ func (a *App) ChangePassword(ctx context.Context, p authz.Principal, current, ne
 	if err != nil {
 		return err
 	}
+	ev, err := a.actedBy(ctx, p, audit.PasswordChange, userTarget(p.UserID), meta)
+	if err != nil {
+		return err
+	}
 	if _, err := a.d.Store.UpdateUser(ctx, p.ClinicID, p.UserID, func(u *domain.User, _ int) error {
 		u.PasswordHash, u.UpdatedAt = hash, a.now()
 		return nil
-	}); err != nil {
+	}, ev); err != nil {
 		return err
 	}
 	_, err = a.d.Sessions.RevokeUser(ctx, p.ClinicID, p.UserID, p.SessionID)
@@ -440,14 +473,19 @@ func (a *App) ChangePassword(ctx context.Context, p authz.Principal, current, ne
 func (a *App) record(ctx context.Context, clinicID, userID string, o domain.Outcome, method string, meta RequestMeta) {
 	// A history write that fails does not fail the sign-in, but it is logged.
 	ctx = context.WithoutCancel(ctx)
-	ev, err := a.signInEvent(ctx, clinicID, userID, o, meta)
-	if err != nil {
-		a.d.Logger.ErrorContext(ctx, "sign-in audit event not built", slog.String("clinic_id", clinicID), slog.String("error", err.Error()))
+	var events []audit.Event
+	// A reset is audited as password.reset with the password change; its
+	// history row starts no session and gets no session.create event.
+	if method != domain.MethodReset {
+		var err error
+		if events, err = a.signInEvent(ctx, clinicID, userID, o, meta); err != nil {
+			a.d.Logger.ErrorContext(ctx, "sign-in audit event not built", slog.String("clinic_id", clinicID), slog.String("error", err.Error()))
+		}
 	}
-	err = a.d.Store.RecordLogin(ctx, domain.LoginAttempt{
+	err := a.d.Store.RecordLogin(ctx, domain.LoginAttempt{
 		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: clinicID, UserID: userID, Outcome: o, Method: method,
 		IP: meta.IP, UserAgent: truncate(meta.UserAgent, 300), OccurredAt: a.now(),
-	}, ev)
+	}, events...)
 	if err != nil {
 		a.d.Logger.ErrorContext(ctx, "login history write failed", slog.String("clinic_id", clinicID), slog.String("error", err.Error()))
 	}
@@ -479,26 +517,20 @@ var signInActions = map[domain.Outcome]struct {
 	domain.OutcomeTwoStepFailure: {audit.SessionVerifyFail, audit.Denied},
 }
 
-// signInEvent is the audit event of a sign-in attempt: ids only, the client
-// address sealed under the clinic's key. Nil for outcomes not audited.
-func (a *App) signInEvent(ctx context.Context, clinicID, userID string, o domain.Outcome, meta RequestMeta) (*audit.Event, error) {
+// signInEvent is the audit event of a sign-in attempt (none for outcomes
+// not audited).
+func (a *App) signInEvent(ctx context.Context, clinicID, userID string, o domain.Outcome, meta RequestMeta) ([]audit.Event, error) {
 	m, ok := signInActions[o]
 	if !ok {
 		return nil, nil
 	}
-	actor := audit.Actor{System: "unauthenticated"}
+	actor, t := audit.Actor{System: actorUnauthenticated}, target{}
 	if userID != "" {
-		actor = audit.Actor{UserID: userID}
+		actor, t = audit.Actor{UserID: userID}, userTarget(userID)
 	}
-	ev := audit.New(clinicID, string(a.d.Region), actor, m.action, m.outcome)
-	ev.RequestID = problem.RequestIDFromContext(ctx)
-	if userID != "" {
-		ev.ResourceType, ev.ResourceID = "user", userID
+	ev, err := a.newEvent(ctx, clinicID, actor, m.action, m.outcome, t, meta)
+	if err != nil {
+		return nil, err
 	}
-	if meta.IP != "" && a.d.Crypter != nil {
-		if err := audit.SealClientIP(ctx, a.d.Crypter, &ev, meta.IP); err != nil {
-			return nil, err
-		}
-	}
-	return &ev, nil
+	return []audit.Event{ev}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/password"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
@@ -32,18 +33,33 @@ func (a *App) reauthenticate(ctx context.Context, p authz.Principal, pw string) 
 	return u, nil
 }
 
+// factorTarget is a user's second factor of a kind (sms, totp, passkey,
+// recovery_codes), the resource of two_step events: the user's id under a
+// type naming the factor. (A passkey's credential id may exceed an event
+// id's 128 characters.)
+func factorTarget(kind, userID string) target { return target{"two_step." + kind, userID} }
+
+// enrolled is the two_step.enroll event of p adding a factor of kind.
+func (a *App) enrolled(ctx context.Context, p authz.Principal, kind string, meta RequestMeta) (audit.Event, error) {
+	return a.actedBy(ctx, p, audit.TwoStepEnroll, factorTarget(kind, p.UserID), meta)
+}
+
 // EnrollSMS sets the phone that receives sign-in codes.
-func (a *App) EnrollSMS(ctx context.Context, p authz.Principal, pw, phone string) error {
+func (a *App) EnrollSMS(ctx context.Context, p authz.Principal, pw, phone string, meta RequestMeta) error {
 	if !e164.MatchString(phone) {
 		return invalid("phone", "must be in international form, e.g. +64211234567")
 	}
 	if _, err := a.reauthenticate(ctx, p, pw); err != nil {
 		return err
 	}
+	ev, err := a.enrolled(ctx, p, "sms", meta)
+	if err != nil {
+		return err
+	}
 	u, err := a.d.Store.UpdateUser(ctx, p.ClinicID, p.UserID, func(u *domain.User, _ int) error {
 		u.Phone, u.UpdatedAt = phone, a.now()
 		return nil
-	})
+	}, ev)
 	if err != nil {
 		return err
 	}
@@ -61,7 +77,7 @@ func (a *App) BeginTOTP(ctx context.Context, p authz.Principal, pw string) (secr
 
 // ConfirmTOTP stores the secret once a code from it validates. It needs
 // the password again: the secret comes back from the client.
-func (a *App) ConfirmTOTP(ctx context.Context, p authz.Principal, pw, secret, code string) error {
+func (a *App) ConfirmTOTP(ctx context.Context, p authz.Principal, pw, secret, code string, meta RequestMeta) error {
 	if _, err := a.reauthenticate(ctx, p, pw); err != nil {
 		return err
 	}
@@ -69,10 +85,14 @@ func (a *App) ConfirmTOTP(ctx context.Context, p authz.Principal, pw, secret, co
 	if !ok {
 		return invalid("code", "does not match the secret; check the authenticator app's clock")
 	}
+	ev, err := a.enrolled(ctx, p, "totp", meta)
+	if err != nil {
+		return err
+	}
 	u, err := a.d.Store.UpdateUser(ctx, p.ClinicID, p.UserID, func(u *domain.User, _ int) error {
 		u.TOTPSecret, u.TOTPLastStep, u.UpdatedAt = secret, step, a.now()
 		return nil
-	})
+	}, ev)
 	if err != nil {
 		return err
 	}
@@ -80,8 +100,9 @@ func (a *App) ConfirmTOTP(ctx context.Context, p authz.Principal, pw, secret, co
 }
 
 // NewRecoveryCodes replaces the user's recovery codes with 10 new ones,
-// shown once.
-func (a *App) NewRecoveryCodes(ctx context.Context, p authz.Principal, pw string) ([]string, error) {
+// shown once. Recovery codes are a second factor (they complete a sign-in),
+// so a new set is audited as two_step.enroll.
+func (a *App) NewRecoveryCodes(ctx context.Context, p authz.Principal, pw string, meta RequestMeta) ([]string, error) {
 	if _, err := a.reauthenticate(ctx, p, pw); err != nil {
 		return nil, err
 	}
@@ -89,7 +110,11 @@ func (a *App) NewRecoveryCodes(ctx context.Context, p authz.Principal, pw string
 	if err != nil {
 		return nil, err
 	}
-	if err := a.d.Store.ReplaceRecoveryCodes(ctx, p.UserID, hashes); err != nil {
+	ev, err := a.enrolled(ctx, p, "recovery_codes", meta)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.d.Store.ReplaceRecoveryCodes(ctx, p.UserID, hashes, ev); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -122,7 +147,7 @@ func (a *App) BeginPasskey(ctx context.Context, p authz.Principal, pw string) (c
 }
 
 // FinishPasskey verifies the authenticator's answer and stores the passkey.
-func (a *App) FinishPasskey(ctx context.Context, p authz.Principal, challengeID string, response json.RawMessage) error {
+func (a *App) FinishPasskey(ctx context.Context, p authz.Principal, challengeID string, response json.RawMessage, meta RequestMeta) error {
 	if a.d.WebAuthn == nil {
 		return fmt.Errorf("passkeys are not configured: %w", domain.ErrUnavailable)
 	}
@@ -154,7 +179,11 @@ func (a *App) FinishPasskey(ctx context.Context, p authz.Principal, challengeID 
 	if err != nil {
 		return err
 	}
-	if err := a.d.Store.AddPasskey(ctx, p.UserID, credentialKey(cred.ID), data, now); err != nil {
+	ev, err := a.enrolled(ctx, p, "passkey", meta)
+	if err != nil {
+		return err
+	}
+	if err := a.d.Store.AddPasskey(ctx, p.UserID, credentialKey(cred.ID), data, now, ev); err != nil {
 		return err
 	}
 	return a.refreshGrants(ctx, u)

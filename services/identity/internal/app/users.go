@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/password"
 	"github.com/havenhealth/haven/libs/provisioning"
@@ -25,9 +26,9 @@ type NewUser struct {
 // CreateUser creates a staff or patient account in the actor's clinic. With
 // a password the account is active at once (the "create a staff user, give
 // it Billing" model); without one an invitation goes out.
-func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser) (domain.User, error) {
+func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser, meta RequestMeta) (domain.User, error) {
 	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
-		return domain.User{}, err
+		return domain.User{}, a.refused(ctx, actor, audit.UserCreate, target{Type: "user"}, meta, err)
 	}
 	name := trimmed(in.Name)
 	if name == "" || len(name) > 200 {
@@ -42,7 +43,8 @@ func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser)
 		return domain.User{}, invalid("role", "must be one of owner, admin, practitioner, front_desk, billing, patient")
 	}
 	if role == authz.RoleOwner && actor.Role != authz.RoleOwner {
-		return domain.User{}, fmt.Errorf("only an owner may create an owner: %w", domain.ErrForbidden)
+		return domain.User{}, a.refused(ctx, actor, audit.UserCreate, target{Type: "user"}, meta,
+			fmt.Errorf("only an owner may create an owner: %w", domain.ErrForbidden))
 	}
 	grants := authz.RoleGrants(role)
 	if in.Grants != nil {
@@ -79,7 +81,11 @@ func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser)
 		u.Status = domain.UserInvited
 		u.PasswordHash = "!" // no password can match until the invitation is accepted
 	}
-	if err := a.d.Store.CreateUser(ctx, u); err != nil {
+	ev, err := a.actedBy(ctx, actor, audit.UserCreate, userTarget(u.ID), meta)
+	if err != nil {
+		return domain.User{}, err
+	}
+	if err := a.d.Store.CreateUser(ctx, u, ev); err != nil {
 		return domain.User{}, err
 	}
 	if u.Status == domain.UserInvited {
@@ -98,8 +104,9 @@ func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser)
 	return u, nil
 }
 
-// AcceptInvitation sets an invited user's password and activates the account.
-func (a *App) AcceptInvitation(ctx context.Context, clinicID, token, pw string) error {
+// AcceptInvitation sets an invited user's password and activates the
+// account. The token proves the caller is the invited user: the event's actor.
+func (a *App) AcceptInvitation(ctx context.Context, clinicID, token, pw string, meta RequestMeta) error {
 	if err := password.Validate(pw); err != nil {
 		return invalid("password", provisioning.PasswordReason(err))
 	}
@@ -111,13 +118,17 @@ func (a *App) AcceptInvitation(ctx context.Context, clinicID, token, pw string) 
 	if err != nil {
 		return err
 	}
+	ev, err := a.newEvent(ctx, clinicID, audit.Actor{UserID: t.UserID}, audit.UserInviteAccept, audit.Allowed, userTarget(t.UserID), meta)
+	if err != nil {
+		return err
+	}
 	_, err = a.d.Store.UpdateUser(ctx, clinicID, t.UserID, func(u *domain.User, _ int) error {
 		if u.Status != domain.UserInvited {
 			return domain.ErrInvalidLink
 		}
 		u.PasswordHash, u.Status, u.UpdatedAt = hash, domain.UserActive, a.now()
 		return nil
-	})
+	}, ev)
 	return err
 }
 
@@ -147,11 +158,25 @@ type UserPatch struct {
 	Grants *authz.Grants
 }
 
+// patchActions are the audit actions of a patch, by the fields it sets: a
+// role or grants is user.grants_change, a name user.update; both are both.
+func patchActions(p UserPatch) []audit.Action {
+	var out []audit.Action
+	if p.Role != nil || p.Grants != nil {
+		out = append(out, audit.UserGrantsChange)
+	}
+	if p.Name != nil || len(out) == 0 {
+		out = append(out, audit.UserUpdate)
+	}
+	return out
+}
+
 // UpdateUser changes name, role or grants. A new role without grants takes
 // the role's template. Live sessions see new grants at once.
-func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, p UserPatch) (domain.User, error) {
+func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, p UserPatch, meta RequestMeta) (domain.User, error) {
+	actions := patchActions(p)
 	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
-		return domain.User{}, err
+		return domain.User{}, a.refused(ctx, actor, actions[0], userTarget(id), meta, err)
 	}
 	var role authz.Role
 	if p.Role != nil {
@@ -171,6 +196,14 @@ func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, 
 			return domain.User{}, invalid("name", "must be 1-200 characters")
 		}
 	}
+	events := make([]audit.Event, len(actions))
+	for i, action := range actions {
+		ev, err := a.actedBy(ctx, actor, action, userTarget(id), meta)
+		if err != nil {
+			return domain.User{}, err
+		}
+		events[i] = ev
+	}
 	u, err := a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, activeOwners int) error {
 		if (role == authz.RoleOwner || u.Role == authz.RoleOwner) && actor.Role != authz.RoleOwner {
 			return fmt.Errorf("only an owner may change an owner: %w", domain.ErrForbidden)
@@ -189,9 +222,9 @@ func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, 
 		}
 		u.UpdatedAt = a.now()
 		return nil
-	})
+	}, events...)
 	if err != nil {
-		return domain.User{}, err
+		return domain.User{}, a.refused(ctx, actor, actions[0], userTarget(id), meta, err)
 	}
 	if err := a.refreshGrants(ctx, u); err != nil {
 		return domain.User{}, fmt.Errorf("apply new grants to live sessions: %w", err)
@@ -200,8 +233,12 @@ func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, 
 }
 
 // Deactivate ends an account's access at once: status, then every session.
-func (a *App) Deactivate(ctx context.Context, actor authz.Principal, id string) (domain.User, error) {
+func (a *App) Deactivate(ctx context.Context, actor authz.Principal, id string, meta RequestMeta) (domain.User, error) {
 	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
+		return domain.User{}, a.refused(ctx, actor, audit.UserDeactivate, userTarget(id), meta, err)
+	}
+	ev, err := a.actedBy(ctx, actor, audit.UserDeactivate, userTarget(id), meta)
+	if err != nil {
 		return domain.User{}, err
 	}
 	u, err := a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, activeOwners int) error {
@@ -213,9 +250,9 @@ func (a *App) Deactivate(ctx context.Context, actor authz.Principal, id string) 
 		}
 		u.Status, u.UpdatedAt = domain.UserDeactivated, a.now()
 		return nil
-	})
+	}, ev)
 	if err != nil {
-		return domain.User{}, err
+		return domain.User{}, a.refused(ctx, actor, audit.UserDeactivate, userTarget(id), meta, err)
 	}
 	if _, err := a.d.Sessions.RevokeUser(ctx, u.ClinicID, u.ID, ""); err != nil {
 		return domain.User{}, fmt.Errorf("end sessions of deactivated user: %w", err)
@@ -224,11 +261,15 @@ func (a *App) Deactivate(ctx context.Context, actor authz.Principal, id string) 
 }
 
 // Reactivate lets a deactivated account sign in again.
-func (a *App) Reactivate(ctx context.Context, actor authz.Principal, id string) (domain.User, error) {
+func (a *App) Reactivate(ctx context.Context, actor authz.Principal, id string, meta RequestMeta) (domain.User, error) {
 	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
+		return domain.User{}, a.refused(ctx, actor, audit.UserReactivate, userTarget(id), meta, err)
+	}
+	ev, err := a.actedBy(ctx, actor, audit.UserReactivate, userTarget(id), meta)
+	if err != nil {
 		return domain.User{}, err
 	}
-	return a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, _ int) error {
+	u, err := a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, _ int) error {
 		if u.Status != domain.UserDeactivated {
 			return fmt.Errorf("user is %s: %w", u.Status, domain.ErrConflict)
 		}
@@ -237,5 +278,9 @@ func (a *App) Reactivate(ctx context.Context, actor authz.Principal, id string) 
 		}
 		u.Status, u.UpdatedAt = domain.UserActive, a.now()
 		return nil
-	})
+	}, ev)
+	if err != nil {
+		return domain.User{}, a.refused(ctx, actor, audit.UserReactivate, userTarget(id), meta, err)
+	}
+	return u, nil
 }

@@ -92,7 +92,7 @@ func (a *API) requestClosure(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
-	if err := a.App.RotateClinicKey(r.Context(), principal(r)); err != nil {
+	if err := a.App.RotateClinicKey(r.Context(), principal(r), meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -100,7 +100,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) cancelClosure(w http.ResponseWriter, r *http.Request) {
-	c, err := a.App.CancelClosure(r.Context(), principal(r))
+	c, err := a.App.CancelClosure(r.Context(), principal(r), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -240,7 +240,7 @@ func (a *API) requestReset(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := a.App.RequestPasswordReset(r.Context(), edgeauth.ClinicID(r.Context()), req.Email); err != nil {
+	if err := a.App.RequestPasswordReset(r.Context(), edgeauth.ClinicID(r.Context()), req.Email, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -268,7 +268,7 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := a.App.AcceptInvitation(r.Context(), edgeauth.ClinicID(r.Context()), r.PathValue("token"), req.Password); err != nil {
+	if err := a.App.AcceptInvitation(r.Context(), edgeauth.ClinicID(r.Context()), r.PathValue("token"), req.Password, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -317,7 +317,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := a.App.ChangePassword(r.Context(), principal(r), req.Current, req.New); err != nil {
+	if err := a.App.ChangePassword(r.Context(), principal(r), req.Current, req.New, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -325,7 +325,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) signOut(w http.ResponseWriter, r *http.Request) {
-	if err := a.App.SignOut(r.Context(), principal(r)); err != nil {
+	if err := a.App.SignOut(r.Context(), principal(r), meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -333,7 +333,7 @@ func (a *API) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
-	n, err := a.App.SignOutEverywhere(r.Context(), principal(r))
+	n, err := a.App.SignOutEverywhere(r.Context(), principal(r), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -342,7 +342,7 @@ func (a *API) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
-	tok, err := a.App.Refresh(r.Context(), principal(r))
+	tok, err := a.App.Refresh(r.Context(), principal(r), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -362,7 +362,7 @@ func (a *API) enrollSMS(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := a.App.EnrollSMS(r.Context(), principal(r), req.Password, req.Phone); err != nil {
+	if err := a.App.EnrollSMS(r.Context(), principal(r), req.Password, req.Phone, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -391,7 +391,7 @@ func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := a.App.ConfirmTOTP(r.Context(), principal(r), req.Password, req.Secret, req.Code); err != nil {
+	if err := a.App.ConfirmTOTP(r.Context(), principal(r), req.Password, req.Secret, req.Code, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -403,7 +403,7 @@ func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	codes, err := a.App.NewRecoveryCodes(r.Context(), principal(r), req.Password)
+	codes, err := a.App.NewRecoveryCodes(r.Context(), principal(r), req.Password, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -431,7 +431,7 @@ func (a *API) finishPasskey(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := a.App.FinishPasskey(r.Context(), principal(r), r.PathValue("challenge_id"), req.Credential); err != nil {
+	if err := a.App.FinishPasskey(r.Context(), principal(r), r.PathValue("challenge_id"), req.Credential, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -450,7 +450,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := a.App.CreateUser(r.Context(), principal(r), app.NewUser{Name: req.Name, Email: req.Email, Role: req.Role,
-		Password: req.Password, Grants: req.Grants})
+		Password: req.Password, Grants: req.Grants}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -498,7 +498,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	u, err := a.App.UpdateUser(r.Context(), principal(r), r.PathValue("id"), app.UserPatch{Name: req.Name, Role: req.Role, Grants: req.Grants})
+	u, err := a.App.UpdateUser(r.Context(), principal(r), r.PathValue("id"), app.UserPatch{Name: req.Name, Role: req.Role, Grants: req.Grants}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -507,7 +507,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deactivate(w http.ResponseWriter, r *http.Request) {
-	u, err := a.App.Deactivate(r.Context(), principal(r), r.PathValue("id"))
+	u, err := a.App.Deactivate(r.Context(), principal(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -516,7 +516,7 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reactivate(w http.ResponseWriter, r *http.Request) {
-	u, err := a.App.Reactivate(r.Context(), principal(r), r.PathValue("id"))
+	u, err := a.App.Reactivate(r.Context(), principal(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -553,7 +553,7 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	s, err := a.App.UpdateSettings(r.Context(), principal(r), app.SettingsPatch{IdleTimeoutMinutes: req.IdleTimeoutMinutes, RequireTwoStep: req.RequireTwoStep})
+	s, err := a.App.UpdateSettings(r.Context(), principal(r), app.SettingsPatch{IdleTimeoutMinutes: req.IdleTimeoutMinutes, RequireTwoStep: req.RequireTwoStep}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -609,7 +609,7 @@ func (a *API) loginHistory(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Validation(bad...))
 		return
 	}
-	items, err := a.App.LoginHistory(r.Context(), principal(r), f)
+	items, err := a.App.LoginHistory(r.Context(), principal(r), f, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -52,6 +52,34 @@ func conflict(err error) error {
 	return err
 }
 
+// write runs fn in one transaction and, once fn succeeded, records events in
+// the same transaction: the events commit with the change they describe or
+// not at all.
+func (s *Store) write(ctx context.Context, events []audit.Event, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := audit.Record(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RecordAudit implements app.Store: events of reads and of changes kept
+// outside this database, each recorded on its own.
+func (s *Store) RecordAudit(ctx context.Context, events ...audit.Event) error {
+	for _, e := range events {
+		if err := audit.RecordNow(ctx, s.db, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // forUpdate locks the selected rows on PostgreSQL; SQLite's BEGIN
 // IMMEDIATE already serialises writers.
 func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
@@ -110,8 +138,8 @@ func settingsToDomain(r settingsRow) domain.Settings {
 }
 
 // CreateClinicWithOwner implements app.Store.
-func (s *Store) CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User, st domain.Settings) error {
-	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+func (s *Store) CreateClinicWithOwner(ctx context.Context, c domain.Clinic, owner domain.User, st domain.Settings, events ...audit.Event) error {
+	err := s.write(ctx, events, func(tx *gorm.DB) error {
 		cr, ur, sr := clinicToDB(c), userToDB(owner), settingsToDB(st)
 		if err := tx.Create(&cr).Error; err != nil {
 			return err
@@ -145,9 +173,9 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 // UpdateClinic implements app.Store.
-func (s *Store) UpdateClinic(ctx context.Context, id string, fn func(*domain.Clinic) error) (domain.Clinic, error) {
+func (s *Store) UpdateClinic(ctx context.Context, id string, fn func(*domain.Clinic) error, events ...audit.Event) (domain.Clinic, error) {
 	var out domain.Clinic
-	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, events, func(tx *gorm.DB) error {
 		var r clinicRow
 		if err := s.forUpdate(tx).Where("id = ?", id).Take(&r).Error; err != nil {
 			return notFound(err)
@@ -244,9 +272,11 @@ func (s *Store) Settings(ctx context.Context, clinicID string) (domain.Settings,
 }
 
 // SaveSettings implements app.Store.
-func (s *Store) SaveSettings(ctx context.Context, st domain.Settings) error {
+func (s *Store) SaveSettings(ctx context.Context, st domain.Settings, events ...audit.Event) error {
 	r := settingsToDB(st)
-	return s.db.WithContext(s.with(ctx)).Clauses(clause.OnConflict{UpdateAll: true}).Create(&r).Error
+	return s.write(ctx, events, func(tx *gorm.DB) error {
+		return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&r).Error
+	})
 }
 
 type userRow struct {
@@ -299,9 +329,9 @@ func userToDomain(r userRow) domain.User {
 }
 
 // CreateUser implements app.Store.
-func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
+func (s *Store) CreateUser(ctx context.Context, u domain.User, events ...audit.Event) error {
 	r := userToDB(u)
-	if err := s.db.WithContext(s.with(ctx)).Create(&r).Error; err != nil {
+	if err := s.write(ctx, events, func(tx *gorm.DB) error { return tx.Create(&r).Error }); err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			return fmt.Errorf("an account with this e-mail exists: %w", domain.ErrConflict)
 		}
@@ -346,9 +376,9 @@ func (s *Store) ListUsers(ctx context.Context, clinicID, after string, limit int
 }
 
 // UpdateUser implements app.Store.
-func (s *Store) UpdateUser(ctx context.Context, clinicID, id string, fn func(*domain.User, int) error) (domain.User, error) {
+func (s *Store) UpdateUser(ctx context.Context, clinicID, id string, fn func(*domain.User, int) error, events ...audit.Event) (domain.User, error) {
 	var out domain.User
-	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, events, func(tx *gorm.DB) error {
 		var owners []userRow
 		if err := s.forUpdate(tx).Where("clinic_id = ? AND role = ? AND status = ?", clinicID, "owner", string(domain.UserActive)).
 			Find(&owners).Error; err != nil {
@@ -387,18 +417,10 @@ type loginRow struct {
 func (loginRow) TableName() string { return "login_attempts" }
 
 // RecordLogin implements app.Store.
-func (s *Store) RecordLogin(ctx context.Context, a domain.LoginAttempt, ev *audit.Event) error {
+func (s *Store) RecordLogin(ctx context.Context, a domain.LoginAttempt, events ...audit.Event) error {
 	r := loginRow{ID: a.ID, ClinicID: a.ClinicID, UserID: a.UserID, Outcome: string(a.Outcome), Method: a.Method,
 		IP: fieldcrypt.String(a.IP), UserAgent: fieldcrypt.String(a.UserAgent), OccurredAt: a.OccurredAt.UTC()}
-	return s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&r).Error; err != nil {
-			return err
-		}
-		if ev == nil {
-			return nil
-		}
-		return audit.Record(tx, *ev)
-	})
+	return s.write(ctx, events, func(tx *gorm.DB) error { return tx.Create(&r).Error })
 }
 
 // LoginHistory implements app.Store: newest first, keyset-paginated by
@@ -493,9 +515,9 @@ func (s *Store) Challenge(ctx context.Context, clinicID, id string) (domain.Chal
 }
 
 // UpdateChallenge implements app.Store.
-func (s *Store) UpdateChallenge(ctx context.Context, clinicID, id string, fn func(*domain.Challenge) error) (domain.Challenge, error) {
+func (s *Store) UpdateChallenge(ctx context.Context, clinicID, id string, fn func(*domain.Challenge) error, events ...audit.Event) (domain.Challenge, error) {
 	var out domain.Challenge
-	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+	err := s.write(ctx, events, func(tx *gorm.DB) error {
 		var r challengeRow
 		if err := s.forUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 			return notFound(err)
@@ -524,8 +546,8 @@ type recoveryRow struct {
 func (recoveryRow) TableName() string { return "recovery_codes" }
 
 // ReplaceRecoveryCodes implements app.Store.
-func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string) error {
-	return s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, events ...audit.Event) error {
+	return s.write(ctx, events, func(tx *gorm.DB) error {
 		if err := tx.Where("user_id = ?", userID).Delete(&recoveryRow{}).Error; err != nil {
 			return err
 		}
@@ -568,8 +590,10 @@ type passkeyRow struct {
 func (passkeyRow) TableName() string { return "webauthn_credentials" }
 
 // AddPasskey implements app.Store.
-func (s *Store) AddPasskey(ctx context.Context, userID, credentialID string, data []byte, at time.Time) error {
-	return conflict(s.db.WithContext(s.with(ctx)).Create(&passkeyRow{ID: credentialID, UserID: userID, Data: string(data), CreatedAt: at.UTC()}).Error)
+func (s *Store) AddPasskey(ctx context.Context, userID, credentialID string, data []byte, at time.Time, events ...audit.Event) error {
+	return conflict(s.write(ctx, events, func(tx *gorm.DB) error {
+		return tx.Create(&passkeyRow{ID: credentialID, UserID: userID, Data: string(data), CreatedAt: at.UTC()}).Error
+	}))
 }
 
 // Passkeys implements app.Store.
@@ -603,9 +627,11 @@ type tokenRow struct {
 func (tokenRow) TableName() string { return "account_tokens" }
 
 // CreateAccountToken implements app.Store.
-func (s *Store) CreateAccountToken(ctx context.Context, t app.AccountToken) error {
-	return s.db.WithContext(s.with(ctx)).Create(&tokenRow{TokenHash: t.Hash, ClinicID: t.ClinicID, UserID: t.UserID, Purpose: t.Purpose,
-		ExpiresAt: t.ExpiresAt.UTC(), CreatedAt: t.CreatedAt.UTC()}).Error
+func (s *Store) CreateAccountToken(ctx context.Context, t app.AccountToken, events ...audit.Event) error {
+	return s.write(ctx, events, func(tx *gorm.DB) error {
+		return tx.Create(&tokenRow{TokenHash: t.Hash, ClinicID: t.ClinicID, UserID: t.UserID, Purpose: t.Purpose,
+			ExpiresAt: t.ExpiresAt.UTC(), CreatedAt: t.CreatedAt.UTC()}).Error
+	})
 }
 
 // UseAccountToken implements app.Store.

@@ -142,7 +142,15 @@ type Service struct {
 	// SignInPerMinute bounds sign-in attempts per client IP and clinic.
 	SignInPerMinute int `conf:"default:30,help:sign-in attempts allowed per client IP and clinic per minute"`
 	Closure         Closure
+	Audit           Audit
 	Dev             Dev
+}
+
+// Audit governs the audit service's signed digests.
+type Audit struct {
+	// DigestEvery is how often every clinic whose activity log grew gets a
+	// new signed digest of its chain head (the audit service only).
+	DigestEvery time.Duration `conf:"default:15m,help:how often the audit service signs a digest of each clinic's grown chain"`
 }
 
 // Closure governs clinic closure (crypto-shredding).

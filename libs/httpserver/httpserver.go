@@ -93,6 +93,10 @@ func New(mux *http.ServeMux, o Options) *Server {
 	return s
 }
 
+// Handler is the mux wrapped in the shared middleware, as the server
+// serves it (for tests that drive it without a listener).
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
 // Listen binds the configured address. Run calls it if it was not called.
 func (s *Server) Listen() error {
 	if s.ln != nil {

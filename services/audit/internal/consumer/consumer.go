@@ -19,7 +19,7 @@ import (
 
 // Appender is where events go: the chain store.
 type Appender interface {
-	Append(ctx context.Context, e domain.Event) (domain.Link, bool, error)
+	AppendBatch(ctx context.Context, events []domain.Event) (int, error)
 }
 
 // Consumer moves events from the topic into the chain.
@@ -30,6 +30,11 @@ type Consumer struct {
 	Logger *slog.Logger
 	// MaxBackoff bounds the wait between retries of a failed append.
 	MaxBackoff time.Duration
+	// Batch is the most messages chained in one database transaction
+	// (default 500); Linger is how long a batch waits to fill once its
+	// first message is in (default 5ms).
+	Batch  int
+	Linger time.Duration
 }
 
 // NewReader reads topic as member of group, with synchronous commits.
@@ -41,17 +46,19 @@ func NewReader(brokers []string, topic, group string) *kafka.Reader {
 		MinBytes:       1,
 		MaxBytes:       10 << 20,
 		MaxWait:        100 * time.Millisecond,
+		QueueCapacity:  1000,
 		CommitInterval: 0, // commit exactly when told, after the database commit
 		StartOffset:    kafka.FirstOffset,
 	})
 }
 
-// Run consumes until ctx ends.
+// Run consumes until ctx ends: it fetches a batch, chains it in one
+// transaction, and only then commits the batch's offsets.
 func (c *Consumer) Run(ctx context.Context) {
 	for {
-		m, err := c.Reader.FetchMessage(ctx)
+		msgs, err := c.fetch(ctx)
 		if ctx.Err() != nil {
-			return // shutting down
+			return // shutting down; nothing fetched was committed
 		}
 		if err != nil {
 			c.Logger.Warn("audit fetch failed", slog.String("error", err.Error()))
@@ -60,43 +67,80 @@ func (c *Consumer) Run(ctx context.Context) {
 			}
 			continue
 		}
-		if !c.appendWithRetry(ctx, m) {
+		if !c.appendWithRetry(ctx, msgs) {
 			return
 		}
-		if err := c.Reader.CommitMessages(ctx, m); err != nil && ctx.Err() == nil {
-			// The event is in the chain; a lost commit only re-delivers it.
-			c.Logger.Warn("audit offset commit failed", slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
-				slog.String("error", err.Error()))
+		if err := c.Reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
+			// The events are in the chain; a lost commit only re-delivers them.
+			c.Logger.Warn("audit offset commit failed", slog.Int("messages", len(msgs)), slog.String("error", err.Error()))
 		}
 	}
 }
 
-// appendWithRetry stores m's event, retrying database failures until ctx
-// ends. A message that is not a valid event of this region is logged by
-// position and skipped: it can never be chained, and must not block the
-// partition. It reports false when ctx ended.
-func (c *Consumer) appendWithRetry(ctx context.Context, m kafka.Message) bool {
-	e, err := c.Decode(m)
+// fetch waits for one message, then takes whatever else arrives within
+// Linger, up to Batch messages.
+func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
+	m, err := c.Reader.FetchMessage(ctx)
 	if err != nil {
-		c.Logger.Error("audit message skipped", slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
-			slog.String("reason", err.Error()))
-		return true
+		return nil, err
+	}
+	msgs := []kafka.Message{m}
+	linger, cancel := context.WithTimeout(ctx, c.linger())
+	defer cancel()
+	for len(msgs) < c.batch() {
+		m, err := c.Reader.FetchMessage(linger)
+		if err != nil {
+			break // the linger ended (or the reader failed: the next fetch says)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
+// appendWithRetry chains the events in msgs, retrying database failures
+// until ctx ends. A message that is not a valid event of this region is
+// logged by position and skipped: it can never be chained, and must not
+// block the partition. It reports false when ctx ended.
+func (c *Consumer) appendWithRetry(ctx context.Context, msgs []kafka.Message) bool {
+	events := make([]domain.Event, 0, len(msgs))
+	for _, m := range msgs {
+		e, err := c.Decode(m)
+		if err != nil {
+			c.Logger.Error("audit message skipped", slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset),
+				slog.String("reason", err.Error()))
+			continue
+		}
+		events = append(events, e)
 	}
 	backoff := 50 * time.Millisecond
 	for {
-		_, _, err := c.Store.Append(ctx, e)
+		_, err := c.Store.AppendBatch(ctx, events)
 		if err == nil {
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
-		c.Logger.Warn("audit append failed; retrying", slog.String("event_id", e.ID), slog.String("error", err.Error()))
+		c.Logger.Warn("audit append failed; retrying", slog.Int("events", len(events)), slog.String("error", err.Error()))
 		if !c.sleep(ctx, backoff) {
 			return false
 		}
 		backoff = min(backoff*2, c.maxBackoff())
 	}
+}
+
+func (c *Consumer) batch() int {
+	if c.Batch > 0 {
+		return c.Batch
+	}
+	return 500
+}
+
+func (c *Consumer) linger() time.Duration {
+	if c.Linger > 0 {
+		return c.Linger
+	}
+	return 5 * time.Millisecond
 }
 
 // Decode turns a message into an event of this region.

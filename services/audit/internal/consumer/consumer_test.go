@@ -93,11 +93,13 @@ func TestConsumer_ChainsEveryEventExactlyOnceAcrossACrash(t *testing.T) {
 	crashed := f.produce(t, 5)
 	r := NewReader(f.brokers, f.topic, "haven-audit")
 	crash := &Consumer{Reader: r, Store: f.store, Region: region, Logger: slog.New(slog.DiscardHandler)}
+	var fetched []kafka.Message
 	for range crashed {
 		m, err := r.FetchMessage(ctx)
 		require.NoError(t, err)
-		require.True(t, crash.appendWithRetry(ctx, m))
+		fetched = append(fetched, m)
 	}
+	require.True(t, crash.appendWithRetry(ctx, fetched))
 	require.NoError(t, r.Close()) // gone without committing
 	require.Len(t, f.chain(t), 25)
 

@@ -6,6 +6,7 @@ package domain
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -201,11 +202,27 @@ func (d Digest) SignedBytes() []byte {
 
 // Sign fills DigestHash, Signature and KeyID.
 func (d *Digest) Sign(k SigningKey) {
-	msg := d.SignedBytes()
-	sum := sha256.Sum256(msg)
+	d.Seal(ed25519.Sign(k.Private, d.SignedBytes()), k.ID)
+}
+
+// Seal fills DigestHash and records sig, made by the key keyID over
+// SignedBytes, as the digest's signature.
+func (d *Digest) Seal(sig []byte, keyID string) {
+	sum := sha256.Sum256(d.SignedBytes())
 	d.DigestHash = hex.EncodeToString(sum[:])
-	d.Signature = ed25519.Sign(k.Private, msg)
-	d.KeyID = k.ID
+	d.Signature = sig
+	d.KeyID = keyID
+}
+
+// Signer signs digests with the region's audit key. In production the key
+// lives in the region's Vault (transit, Ed25519) and never leaves it.
+type Signer interface {
+	// Sign returns an Ed25519 signature over msg and the id of the key
+	// that made it.
+	Sign(ctx context.Context, msg []byte) (sig []byte, keyID string, err error)
+	// PublicKeys returns every key that has signed or may sign digests,
+	// oldest first, so that old digests stay verifiable after a rotation.
+	PublicKeys(ctx context.Context) ([]PublicKey, error)
 }
 
 // VerifySignature reports whether d is intact and signed by pub.

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,13 +22,25 @@ import (
 // Store is the chain repository. It is safe for concurrent use, and several
 // replicas may share one database.
 type Store struct {
-	db  *store.DB
-	now func() time.Time
+	db     *store.DB
+	now    func() time.Time
+	signer domain.Signer
 }
 
-// New returns a Store on db, which must be migrated with the audit migrations.
+// New returns a Store on db, which must be migrated with the audit
+// migrations. It signs digests with a key kept in the database itself (see
+// LocalSigner) until WithSigner gives it the region's Vault.
 func New(db *store.DB) *Store {
-	return &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, now: func() time.Time { return time.Now().UTC() }}
+	s.signer = LocalSigner{s: s}
+	return s
+}
+
+// WithSigner makes s sign digests with sg (the region's Vault in
+// production) and returns s.
+func (s *Store) WithSigner(sg domain.Signer) *Store {
+	s.signer = sg
+	return s
 }
 
 // chainRow is one audit_chain row.
@@ -150,6 +164,98 @@ func (s *Store) Append(ctx context.Context, e domain.Event) (domain.Link, bool, 
 	return link, appended, nil
 }
 
+// AppendBatch appends events to their clinics' chains in one transaction,
+// in the order given within each clinic, and returns how many were new.
+// Like Append it is idempotent by event id, including duplicates within
+// events. Every event must be valid.
+func (s *Store) AppendBatch(ctx context.Context, events []domain.Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	perClinic := map[string][]domain.Event{}
+	for _, e := range events {
+		if err := e.Validate(); err != nil {
+			return 0, err
+		}
+		perClinic[e.ClinicID] = append(perClinic[e.ClinicID], e)
+	}
+	clinics := slices.Sorted(maps.Keys(perClinic)) // one lock order for every replica
+	appended := 0
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		received := s.now()
+		var rows []chainRow
+		for _, clinicID := range clinics {
+			if err := s.lockClinic(tx, clinicID); err != nil {
+				return err
+			}
+			batch := perClinic[clinicID]
+			known, err := storedIDs(tx, batch)
+			if err != nil {
+				return err
+			}
+			prev, err := head(tx, clinicID)
+			if err != nil {
+				return err
+			}
+			for _, e := range batch {
+				if known[e.ID] {
+					continue
+				}
+				known[e.ID] = true
+				payload := e.Canonical()
+				next, err := domain.Next(prev, payload)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, toChainRow(e, next, payload, received))
+				prev = next
+			}
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		appended = len(rows)
+		return tx.CreateInBatches(rows, 50).Error
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// An id already chained under another clinic: sort it out one by one.
+		appended = 0
+		for _, e := range events {
+			_, ok, err := s.Append(ctx, e)
+			if err != nil {
+				return appended, err
+			}
+			if ok {
+				appended++
+			}
+		}
+		return appended, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("append %d events: %w", len(events), err)
+	}
+	return appended, nil
+}
+
+// storedIDs returns which of events' ids are already chained.
+func storedIDs(tx *gorm.DB, events []domain.Event) (map[string]bool, error) {
+	known := make(map[string]bool, len(events))
+	for chunk := range slices.Chunk(events, 500) {
+		ids := make([]string, len(chunk))
+		for i, e := range chunk {
+			ids[i] = e.ID
+		}
+		var found []string
+		if err := tx.Model(&chainRow{}).Where("event_id IN ?", ids).Pluck("event_id", &found).Error; err != nil {
+			return nil, fmt.Errorf("look up %d event ids: %w", len(ids), err)
+		}
+		for _, id := range found {
+			known[id] = true
+		}
+	}
+	return known, nil
+}
+
 // verifyBatch is how many chain rows Verify reads at a time.
 const verifyBatch = 1000
 
@@ -211,6 +317,12 @@ func (s *Store) Verify(ctx context.Context, clinicID string) (domain.VerifyResul
 			break
 		}
 	}
+	if b, err := s.checkDigests(ctx, digests); err != nil || b != nil {
+		if err != nil {
+			return domain.VerifyResult{}, err
+		}
+		return broken(b.Seq, "%s", b.Reason)
+	}
 	for _, d := range digests {
 		got, ok := seen[d.HeadSeq]
 		switch {
@@ -224,6 +336,43 @@ func (s *Store) Verify(ctx context.Context, clinicID string) (domain.VerifyResul
 	}
 	res.OK = true
 	return res, nil
+}
+
+// checkDigests checks the digest chain itself: digest numbers without gaps,
+// each linked to the previous digest's hash, each signed by one of the
+// region's keys. A break is reported at the first chain seq no valid digest
+// vouches for.
+func (s *Store) checkDigests(ctx context.Context, digests []domain.Digest) (*domain.Broken, error) {
+	if len(digests) == 0 {
+		return nil, nil
+	}
+	keys, err := s.PublicKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify: digest keys: %w", err)
+	}
+	byID := make(map[string]domain.PublicKey, len(keys))
+	for _, k := range keys {
+		byID[k.ID] = k
+	}
+	prevHash, vouched := domain.GenesisHash, int64(0)
+	for i, d := range digests {
+		reason := ""
+		switch k, known := byID[d.KeyID]; {
+		case d.Seq != int64(i+1):
+			reason = fmt.Sprintf("digest chain broken: expected digest %d, found digest %d (digest deleted or inserted)", i+1, d.Seq)
+		case d.PrevDigestHash != prevHash:
+			reason = fmt.Sprintf("digest chain broken: digest %d does not link to the digest before it", d.Seq)
+		case !known:
+			reason = fmt.Sprintf("digest %d is signed by key %q, which is not one of the region's keys (forged)", d.Seq, d.KeyID)
+		case !d.VerifySignature(k):
+			reason = fmt.Sprintf("digest %d signature does not verify (forged or altered)", d.Seq)
+		}
+		if reason != "" {
+			return &domain.Broken{Seq: vouched + 1, Reason: reason}, nil
+		}
+		prevHash, vouched = d.DigestHash, max(vouched, d.HeadSeq)
+	}
+	return nil, nil
 }
 
 // columnsDisagree compares a row's indexed columns with its hashed payload,
@@ -331,17 +480,36 @@ func (r digestRow) toDomain() (domain.Digest, error) {
 }
 
 // Digest signs the clinic chain's current head with the region's key and
-// appends the digest to the clinic's digest chain.
+// appends the digest to the clinic's digest chain. The signer (Vault) is
+// called outside any database transaction; a digest made concurrently by
+// another replica wins the (clinic, seq) key and this one is redone on top.
 func (s *Store) Digest(ctx context.Context, clinicID string) (domain.Digest, error) {
-	key, err := s.signingKey(ctx)
-	if err != nil {
-		return domain.Digest{}, err
-	}
-	var d domain.Digest
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := s.lockClinic(tx, clinicID); err != nil {
-			return err
+	for attempt := 0; ; attempt++ {
+		d, err := s.nextDigest(ctx, clinicID)
+		if err != nil {
+			return domain.Digest{}, fmt.Errorf("digest clinic %s: %w", clinicID, err)
 		}
+		sig, keyID, err := s.signer.Sign(ctx, d.SignedBytes())
+		if err != nil {
+			return domain.Digest{}, fmt.Errorf("digest clinic %s: sign: %w", clinicID, err)
+		}
+		d.Seal(sig, keyID)
+		row := toDigestRow(d)
+		err = s.db.WithContext(ctx).Create(&row).Error
+		if errors.Is(err, gorm.ErrDuplicatedKey) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return domain.Digest{}, fmt.Errorf("digest clinic %s: %w", clinicID, err)
+		}
+		return d, nil
+	}
+}
+
+// nextDigest is the unsigned digest that would follow the clinic's last one.
+func (s *Store) nextDigest(ctx context.Context, clinicID string) (domain.Digest, error) {
+	var d domain.Digest
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		h, err := head(tx, clinicID)
 		if err != nil {
 			return err
@@ -360,14 +528,26 @@ func (s *Store) Digest(ctx context.Context, clinicID string) (domain.Digest, err
 		if len(last) == 1 {
 			d.Seq, d.PrevDigestHash = last[0].Seq+1, last[0].DigestHash
 		}
-		d.Sign(key)
-		row := toDigestRow(d)
-		return tx.Create(&row).Error
+		return nil
 	})
+	return d, err
+}
+
+// Stale returns the clinics whose chain has grown since their last digest
+// (or that have events and no digest yet): the ones a periodic digest pass
+// should seal.
+func (s *Store) Stale(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Raw(`
+SELECT c.clinic_id FROM (SELECT clinic_id, MAX(seq) AS head FROM audit_chain GROUP BY clinic_id) c
+LEFT JOIN (SELECT clinic_id, MAX(head_seq) AS sealed FROM audit_digests GROUP BY clinic_id) d
+  ON d.clinic_id = c.clinic_id
+WHERE d.sealed IS NULL OR d.sealed < c.head
+ORDER BY c.clinic_id`).Scan(&ids).Error
 	if err != nil {
-		return domain.Digest{}, fmt.Errorf("digest clinic %s: %w", clinicID, err)
+		return nil, fmt.Errorf("list clinics to digest: %w", err)
 	}
-	return d, nil
+	return ids, nil
 }
 
 // Digests returns the clinic's digests, oldest first.
@@ -387,18 +567,50 @@ func (s *Store) Digests(ctx context.Context, clinicID string) ([]domain.Digest, 
 	return out, nil
 }
 
-// PublicKey returns the region's digest-verification key, creating the key
-// pair on first use.
+// PublicKey returns the region's current digest-verification key (the
+// newest of PublicKeys), creating the key pair on first use.
 func (s *Store) PublicKey(ctx context.Context) (domain.PublicKey, error) {
-	k, err := s.signingKey(ctx)
+	keys, err := s.PublicKeys(ctx)
 	if err != nil {
 		return domain.PublicKey{}, err
 	}
-	return k.Public(), nil
+	if len(keys) == 0 {
+		return domain.PublicKey{}, errors.New("audit: the signer has no key")
+	}
+	return keys[len(keys)-1], nil
 }
 
-// keyRow is one audit_signing_keys row. (The seed is to be wrapped by the
-// region's Vault before production.)
+// PublicKeys returns every digest-verification key of the region, oldest
+// first.
+func (s *Store) PublicKeys(ctx context.Context) ([]domain.PublicKey, error) {
+	return s.signer.PublicKeys(ctx)
+}
+
+// LocalSigner signs with an Ed25519 key generated on first use and kept in
+// the audit database (audit_signing_keys). It is for the embedded
+// development stack and tests without Vault: whoever can read the database
+// can forge digests, which is why production signs in the region's Vault.
+type LocalSigner struct{ s *Store }
+
+// Sign implements domain.Signer.
+func (l LocalSigner) Sign(ctx context.Context, msg []byte) ([]byte, string, error) {
+	k, err := l.s.signingKey(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return ed25519.Sign(k.Private, msg), k.ID, nil
+}
+
+// PublicKeys implements domain.Signer.
+func (l LocalSigner) PublicKeys(ctx context.Context) ([]domain.PublicKey, error) {
+	k, err := l.s.signingKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []domain.PublicKey{k.Public()}, nil
+}
+
+// keyRow is one audit_signing_keys row, used by LocalSigner only.
 type keyRow struct {
 	ID         string `gorm:"primaryKey"`
 	PrivateKey string

@@ -381,6 +381,120 @@ func TestEvents_FiltersForActivityReport(t *testing.T) {
 	require.Equal(t, int64(11), page[0].Link.Seq)
 }
 
+func TestVerify_DetectsForgedDigest(t *testing.T) {
+	s, db := newStore(t)
+	ctx := context.Background()
+	seed(t, s, 4)
+	_, err := s.Digest(ctx, clinic)
+	require.NoError(t, err)
+	_, _, err = s.Append(ctx, event(5))
+	require.NoError(t, err)
+	_, err = s.Digest(ctx, clinic)
+	require.NoError(t, err)
+	// Someone with database access re-points digest 2 at seq 4 to hide a
+	// rewrite of event 5, but cannot sign it.
+	tamper(t, db, `UPDATE audit_digests SET head_seq = 4 WHERE seq = 2`)
+	requireBroken(t, s, 5, "digest 2 signature does not verify")
+}
+
+func TestVerify_DetectsDeletedDigest(t *testing.T) {
+	s, db := newStore(t)
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		_, _, err := s.Append(ctx, event(i))
+		require.NoError(t, err)
+		_, err = s.Digest(ctx, clinic)
+		require.NoError(t, err)
+	}
+	tamper(t, db, `DELETE FROM audit_digests WHERE seq = 2`)
+	requireBroken(t, s, 2, "expected digest 2, found digest 3")
+}
+
+func TestVerify_DigestsFromAnotherKeyAreForged(t *testing.T) {
+	s, db := newStore(t)
+	ctx := context.Background()
+	seed(t, s, 2)
+	_, err := s.Digest(ctx, clinic)
+	require.NoError(t, err)
+	other := store.New(db).WithSigner(fixedSigner{})
+	_, err = other.Digest(ctx, clinic)
+	require.NoError(t, err)
+	requireBroken(t, s, 3, "not one of the region's keys")
+}
+
+// fixedSigner is a key the region does not own.
+type fixedSigner struct{}
+
+var otherKey = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+
+func (fixedSigner) Sign(_ context.Context, msg []byte) ([]byte, string, error) {
+	return ed25519.Sign(otherKey, msg), domain.KeyIDFor(otherKey.Public().(ed25519.PublicKey)), nil
+}
+
+func (fixedSigner) PublicKeys(context.Context) ([]domain.PublicKey, error) {
+	pub := otherKey.Public().(ed25519.PublicKey)
+	return []domain.PublicKey{{ID: domain.KeyIDFor(pub), Key: pub}}, nil
+}
+
+func TestAppendBatch_IdempotentInterleavedAndOrdered(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	other := func(i int) domain.Event {
+		e := event(i)
+		e.ID, e.ClinicID = fmt.Sprintf("other-%04d", i), "clinic-2"
+		return e
+	}
+	seed(t, s, 2)
+	// Already chained (1, 2), repeated within the batch (3), two clinics interleaved.
+	batch := []domain.Event{event(1), other(1), event(3), event(2), other(2), event(3), event(4)}
+	n, err := s.AppendBatch(ctx, batch)
+	require.NoError(t, err)
+	require.Equal(t, 4, n) // 3, 4, other-1, other-2
+	n, err = s.AppendBatch(ctx, batch)
+	require.NoError(t, err)
+	require.Zero(t, n, "a re-delivered batch adds nothing")
+
+	recs, err := s.Events(ctx, clinic, domain.Filter{})
+	require.NoError(t, err)
+	require.Len(t, recs, 4)
+	for i, r := range recs {
+		require.Equal(t, event(i+1).ID, r.Event.ID)
+	}
+	for _, c := range []string{clinic, "clinic-2"} {
+		v, err := s.Verify(ctx, c)
+		require.NoError(t, err)
+		require.True(t, v.OK, "%s: %+v", c, v.FirstBroken)
+	}
+
+	// An id chained under another clinic is not chained twice.
+	dup := event(9)
+	dup.ID = other(1).ID
+	n, err = s.AppendBatch(ctx, []domain.Event{dup, event(5)})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+
+	_, err = s.AppendBatch(ctx, []domain.Event{{ID: "x"}})
+	require.ErrorIs(t, err, domain.ErrInvalidEvent)
+}
+
+// BenchmarkAppendBatch measures events chained per second in batches of 500.
+func BenchmarkAppendBatch(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	start, i := time.Now(), 0
+	for b.Loop() {
+		batch := make([]domain.Event, 500)
+		for j := range batch {
+			i++
+			batch[j] = event(i)
+		}
+		if _, err := s.AppendBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "events/s")
+}
+
 // BenchmarkAppend measures events appended per second to one clinic's chain.
 func BenchmarkAppend(b *testing.B) {
 	s, _ := newStore(b)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -45,7 +46,7 @@ func NewWriter(brokers []string, topic string) *kafka.Writer {
 
 // Relay defaults.
 const (
-	defaultBatch      = 500
+	defaultBatch      = 1000
 	defaultIdle       = 100 * time.Millisecond
 	defaultMaxBackoff = 5 * time.Second
 	minBackoff        = 100 * time.Millisecond
@@ -213,7 +214,16 @@ func firstError(errs kafka.WriteErrors) error {
 
 // payloadVersion reads the schema version of an outbox payload; it returns
 // SchemaVersion for a payload it cannot read (Record only writes valid ones).
+// Canonical payloads start with the version, so that is read without a
+// full JSON decode.
 func payloadVersion(payload string) int {
+	if rest, ok := strings.CutPrefix(payload, `{"version":`); ok {
+		if end := strings.IndexByte(rest, ','); end > 0 {
+			if v, err := strconv.Atoi(rest[:end]); err == nil && v > 0 {
+				return v
+			}
+		}
+	}
 	var v struct {
 		Version int `json:"version"`
 	}

@@ -274,6 +274,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				"HAVEN_SIGN_IN_PER_MINUTE=" + strconv.Itoa(o.SignupPerMinute*10),
 				"HAVEN_CLOSURE_GRACE=" + o.ClosureGrace.String(),
 				"HAVEN_CLOSURE_CHECK_EVERY=5s",
+				"HAVEN_AUDIT_DIGEST_EVERY=1m",
 			}
 			c, err := s.spawn(string(region)+"/"+svc, filepath.Join(o.BinDir, svc), nil, env,
 				filepath.Join(reg.Dir, "logs", svc+".log"))

@@ -31,8 +31,8 @@ type Consumer struct {
 	// MaxBackoff bounds the wait between retries of a failed append.
 	MaxBackoff time.Duration
 	// Batch is the most messages chained in one database transaction
-	// (default 500); Linger is how long a batch waits to fill once its
-	// first message is in (default 5ms).
+	// (default 2000); Linger is how long a batch waits to fill once its
+	// first message is in (default 10ms).
 	Batch  int
 	Linger time.Duration
 }
@@ -46,7 +46,7 @@ func NewReader(brokers []string, topic, group string) *kafka.Reader {
 		MinBytes:       1,
 		MaxBytes:       10 << 20,
 		MaxWait:        100 * time.Millisecond,
-		QueueCapacity:  1000,
+		QueueCapacity:  4000,
 		CommitInterval: 0, // commit exactly when told, after the database commit
 		StartOffset:    kafka.FirstOffset,
 	})
@@ -133,14 +133,14 @@ func (c *Consumer) batch() int {
 	if c.Batch > 0 {
 		return c.Batch
 	}
-	return 500
+	return 2000
 }
 
 func (c *Consumer) linger() time.Duration {
 	if c.Linger > 0 {
 		return c.Linger
 	}
-	return 5 * time.Millisecond
+	return 10 * time.Millisecond
 }
 
 // Decode turns a message into an event of this region.

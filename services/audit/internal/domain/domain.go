@@ -144,6 +144,7 @@ type Filter struct {
 	Action       string
 	PatientID    string
 	ResourceType string
+	ResourceID   string
 	Outcome      string
 	AfterSeq     int64
 	Limit        int // 0 means DefaultLimit; capped at MaxLimit

@@ -39,17 +39,14 @@ func cell(s string) string {
 // eventsCSV streams the whole filtered report as CSV, page by page; cursor
 // starts it after a seq, and limit, if given, caps the number of rows.
 func (a *API) eventsCSV(w http.ResponseWriter, r *http.Request) {
-	f, ok := parseFilter(w, r)
+	var f domain.Filter
+	p, ok := a.allow(w, r, func() (ok bool) { f, ok = parseFilter(w, r); return ok })
 	if !ok {
 		return
 	}
 	capRows := 0
 	if r.URL.Query().Has("limit") {
 		capRows = f.Limit
-	}
-	p, ok := a.allow(w, r)
-	if !ok {
-		return
 	}
 	// Read the first page before answering, so a failure is still a problem.
 	f.Limit = domain.MaxLimit

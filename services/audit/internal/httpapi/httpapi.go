@@ -67,16 +67,27 @@ func (a *API) Register(mux httpserver.Routes) {
 }
 
 // allow checks that the caller may read the clinic's activity log (owner
-// and admin) and records the access — allowed or denied — before anything
-// is answered: no event, no data. It writes the problem and reports false
-// when the request must stop.
-func (a *API) allow(w http.ResponseWriter, r *http.Request) (authz.Principal, bool) {
+// and admin) and records the access before anything is answered: no event,
+// no data. A refusal is recorded and answered at once; an allowed read is
+// recorded only once valid (valid, when not nil, checks the query first and
+// writes its problem), so a malformed query reads and records nothing. It
+// writes the problem and reports false when the request must stop.
+func (a *API) allow(w http.ResponseWriter, r *http.Request, valid func() bool) (authz.Principal, bool) {
 	p, _ := authn.PrincipalFrom(r.Context())
-	d := authz.Decide(p, authz.ActionActivityRead, authz.Resource{ClinicID: p.ClinicID})
-	outcome := audit.Allowed
-	if !d.Allow {
-		outcome = audit.Denied
+	if d := authz.Decide(p, authz.ActionActivityRead, authz.Resource{ClinicID: p.ClinicID}); !d.Allow {
+		if a.record(w, r, p, audit.Denied) {
+			problem.Write(w, r, problem.Forbidden("only the clinic's owners and administrators may read its activity log"))
+		}
+		return p, false
 	}
+	if valid != nil && !valid() {
+		return p, false
+	}
+	return p, a.record(w, r, p, audit.Allowed)
+}
+
+// record writes the activity.read event; on failure it answers 503.
+func (a *API) record(w http.ResponseWriter, r *http.Request, p authz.Principal, outcome audit.Outcome) bool {
 	e, err := audit.ForRequest(r, a.Region, a.Crypter, p, audit.ActivityRead, outcome)
 	if err == nil {
 		e.ResourceType, e.ResourceID = "activity_log", p.ClinicID
@@ -86,13 +97,20 @@ func (a *API) allow(w http.ResponseWriter, r *http.Request) (authz.Principal, bo
 		a.Logger.ErrorContext(r.Context(), "recording an activity-log read failed", slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", "5")
 		problem.Write(w, r, problem.Unavailable("the access could not be recorded, so nothing is shown; retry shortly"))
-		return p, false
+		return false
 	}
-	if !d.Allow {
-		problem.Write(w, r, problem.Forbidden("only the clinic's owners and administrators may read its activity log"))
-		return p, false
+	return true
+}
+
+// noQuery refuses query parameters on endpoints that take none.
+func noQuery(w http.ResponseWriter, r *http.Request) func() bool {
+	return func() bool {
+		if len(r.URL.Query()) > 0 {
+			problem.Write(w, r, problem.Validation(problem.FieldError{Field: "query", Reason: "this endpoint takes no parameters"}))
+			return false
+		}
+		return true
 	}
-	return p, true
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -157,11 +175,8 @@ type eventsPage struct {
 }
 
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
-	f, ok := parseFilter(w, r)
-	if !ok {
-		return
-	}
-	p, ok := a.allow(w, r)
+	var f domain.Filter
+	p, ok := a.allow(w, r, func() (ok bool) { f, ok = parseFilter(w, r); return ok })
 	if !ok {
 		return
 	}
@@ -183,7 +198,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 // reportParams are the query parameters of the activity report.
 var reportParams = map[string]bool{
 	"from": true, "to": true, "user_id": true, "action": true, "patient_id": true,
-	"resource_type": true, "outcome": true, "cursor": true, "limit": true,
+	"resource_type": true, "resource_id": true, "outcome": true, "cursor": true, "limit": true,
 }
 
 // parseFilter reads the activity report's query. An unknown parameter is
@@ -201,14 +216,17 @@ func parseFilter(w http.ResponseWriter, r *http.Request) (domain.Filter, bool) {
 	}
 	f := domain.Filter{
 		UserID: q.Get("user_id"), Action: q.Get("action"), PatientID: q.Get("patient_id"),
-		ResourceType: q.Get("resource_type"), Outcome: q.Get("outcome"), Limit: domain.DefaultLimit,
+		ResourceType: q.Get("resource_type"), ResourceID: q.Get("resource_id"), Outcome: q.Get("outcome"),
+		Limit: domain.DefaultLimit,
 	}
 	f.From, bad = parseTime(q, "from", bad)
 	f.To, bad = parseTime(q, "to", bad)
 	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
 		bad = append(bad, problem.FieldError{Field: "to", Reason: "must be after from"})
 	}
-	for field, v := range map[string]string{"user_id": f.UserID, "patient_id": f.PatientID, "resource_type": f.ResourceType} {
+	for field, v := range map[string]string{
+		"user_id": f.UserID, "patient_id": f.PatientID, "resource_type": f.ResourceType, "resource_id": f.ResourceID,
+	} {
 		if v != "" && !audit.ValidID(v) {
 			bad = append(bad, problem.FieldError{Field: field, Reason: "must be an id (letters, digits and . _ : -, at most 128)"})
 		}
@@ -271,11 +289,7 @@ type brokenJSON struct {
 }
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) {
-	if len(r.URL.Query()) > 0 {
-		problem.Write(w, r, problem.Validation(problem.FieldError{Field: "query", Reason: "this endpoint takes no parameters"}))
-		return
-	}
-	p, ok := a.allow(w, r)
+	p, ok := a.allow(w, r, noQuery(w, r))
 	if !ok {
 		return
 	}
@@ -316,11 +330,7 @@ func toDigestJSON(d domain.Digest) digestJSON {
 }
 
 func (a *API) digests(w http.ResponseWriter, r *http.Request) {
-	if len(r.URL.Query()) > 0 {
-		problem.Write(w, r, problem.Validation(problem.FieldError{Field: "query", Reason: "this endpoint takes no parameters"}))
-		return
-	}
-	p, ok := a.allow(w, r)
+	p, ok := a.allow(w, r, noQuery(w, r))
 	if !ok {
 		return
 	}
@@ -337,7 +347,7 @@ func (a *API) digests(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) createDigest(w http.ResponseWriter, r *http.Request) {
-	p, ok := a.allow(w, r)
+	p, ok := a.allow(w, r, noQuery(w, r))
 	if !ok {
 		return
 	}

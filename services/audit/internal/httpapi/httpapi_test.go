@@ -195,6 +195,11 @@ func TestEvents_FiltersPagesAndRecordsTheRead(t *testing.T) {
 	}
 	require.Len(t, byUser.Events, want)
 
+	target := decodePage(t, f.do("GET", "/v1/events?resource_type=user&resource_id="+nurse, own))
+	require.Len(t, target.Events, 30, "every seeded event was done to the nurse's account")
+	none := decodePage(t, f.do("GET", "/v1/events?resource_id="+owner, own))
+	require.Empty(t, none.Events)
+
 	q = url.Values{"from": {start.Add(10 * time.Minute).Format(time.RFC3339)}, "to": {start.Add(20 * time.Minute).Format(time.RFC3339)}}
 	window := decodePage(t, f.do("GET", "/v1/events?"+q.Encode(), own))
 	require.Len(t, window.Events, 10)
@@ -207,7 +212,7 @@ func TestEvents_FiltersPagesAndRecordsTheRead(t *testing.T) {
 	require.Equal(t, int64(13), p2.Events[0].Seq)
 
 	reads := f.reads()
-	require.Len(t, reads, 5, "every report read is recorded")
+	require.Len(t, reads, 7, "every report read is recorded")
 	for _, e := range reads {
 		require.Equal(t, audit.Allowed, e.Outcome)
 		require.Equal(t, owner, e.Actor.UserID)
@@ -319,6 +324,13 @@ func TestEvents_RefusesBadQueries(t *testing.T) {
 		}
 	}
 	require.Empty(t, f.reads(), "a refused query reads nothing, so records nothing")
+
+	// A caller who may not read the log is refused (and recorded) whatever the query.
+	w := f.do("GET", "/v1/events?user=x", principal(nurse, authz.RolePractitioner))
+	require.Equal(t, http.StatusForbidden, w.Code)
+	reads := f.reads()
+	require.Len(t, reads, 1)
+	require.Equal(t, audit.Denied, reads[0].Outcome)
 }
 
 func FuzzEventsQuery(f *testing.F) {

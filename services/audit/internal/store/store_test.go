@@ -139,9 +139,9 @@ func TestVerify_DetectsForgedRow(t *testing.T) {
 	l, err := domain.Next(recs[0].Link, payload)
 	require.NoError(t, err)
 	require.Equal(t, int64(3), l.Seq)
-	require.NoError(t, db.Exec(`INSERT INTO audit_chain (clinic_id, seq, event_id, occurred_at, actor_user_id, action, resource_type, patient_id, outcome, payload, prev_hash, hash, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		clinic, l.Seq, forged.ID, forged.OccurredAt, forged.Actor.UserID, forged.Action, forged.ResourceType, forged.PatientID, forged.Outcome,
+	require.NoError(t, db.Exec(`INSERT INTO audit_chain (clinic_id, seq, event_id, occurred_at, actor_user_id, action, resource_type, resource_id, patient_id, outcome, payload, prev_hash, hash, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		clinic, l.Seq, forged.ID, forged.OccurredAt, forged.Actor.UserID, forged.Action, forged.ResourceType, forged.ResourceID, forged.PatientID, forged.Outcome,
 		string(payload), l.PrevHash, l.Hash, time.Now().UTC()).Error)
 	requireBroken(t, s, 4, "prev_hash does not match the hash of seq 3")
 }
@@ -149,7 +149,8 @@ func TestVerify_DetectsForgedRow(t *testing.T) {
 func TestVerify_DetectsForgedRowBeyondHead(t *testing.T) {
 	s, db := newStore(t)
 	seed(t, s, 3)
-	tamper(t, db, `INSERT INTO audit_chain SELECT clinic_id, 9, 'forged', occurred_at, actor_user_id, action, resource_type, patient_id, outcome, payload, prev_hash, hash, received_at FROM audit_chain WHERE seq = 3`)
+	tamper(t, db, `INSERT INTO audit_chain (clinic_id, seq, event_id, occurred_at, actor_user_id, action, resource_type, resource_id, patient_id, outcome, payload, prev_hash, hash, received_at)
+		SELECT clinic_id, 9, 'forged', occurred_at, actor_user_id, action, resource_type, resource_id, patient_id, outcome, payload, prev_hash, hash, received_at FROM audit_chain WHERE seq = 3`)
 	requireBroken(t, s, 4, "seq gap: expected seq 4, found seq 9")
 }
 
@@ -508,4 +509,23 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "events/s")
+}
+
+// TestMigration_ResourceIDBackfillExpression checks the expression
+// migration 00003 fills existing rows' resource_id with on SQLite, and the
+// one its comment gives for PostgreSQL.
+func TestMigration_ResourceIDBackfillExpression(t *testing.T) {
+	s, db := newStore(t)
+	seed(t, s, 3)
+	expr := `COALESCE(json_extract(payload, '$.resource_id'), '')`
+	if db.Dialect() == libstore.Postgres {
+		expr = `COALESCE(payload::json ->> 'resource_id', '')`
+	}
+	var got []struct{ ResourceID, Backfill string }
+	require.NoError(t, db.Raw(`SELECT resource_id, `+expr+` AS backfill FROM audit_chain ORDER BY seq`).Scan(&got).Error)
+	require.Len(t, got, 3)
+	for i, g := range got {
+		require.Equal(t, event(i+1).ResourceID, g.Backfill)
+		require.Equal(t, g.ResourceID, g.Backfill)
+	}
 }

@@ -3,18 +3,16 @@ package audit_test
 import (
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"gorm.io/gorm"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/audit/audittest"
 	"github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/libs/store/storetest"
 )
@@ -23,55 +21,14 @@ const testRegion = "london"
 
 var testTopic = audit.Topic(testRegion)
 
-// broker is an in-process kfake cluster that can be stopped and restarted on
-// the same port with its data kept on disk.
-type broker struct {
-	t    testing.TB
-	dir  string
-	port int
-	c    *kfake.Cluster
-}
-
-func startBroker(t testing.TB) *broker {
-	t.Helper()
-	b := &broker{t: t, dir: filepath.Join(t.TempDir(), "kafka")}
-	b.start()
-	_, port, err := net.SplitHostPort(b.c.ListenAddrs()[0])
-	require.NoError(t, err)
-	b.port, err = strconv.Atoi(port)
-	require.NoError(t, err)
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *broker) start() {
-	b.t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(b.dir), kfake.SeedTopics(3, testTopic)}
-	if b.port != 0 {
-		opts = append(opts, kfake.Ports(b.port))
-	}
-	c, err := kfake.NewCluster(opts...)
-	require.NoError(b.t, err)
-	b.c = c
-}
-
-func (b *broker) stop() {
-	if b.c != nil {
-		b.c.Close()
-		b.c = nil
-	}
-}
-
-func (b *broker) addrs() []string { return []string{"127.0.0.1:" + strconv.Itoa(b.port)} }
-
 // setup returns a migrated outbox database and a relay writing to a fresh broker.
-func setup(t testing.TB) (*store.DB, *audit.Relay, *broker) {
+func setup(t testing.TB) (*store.DB, *audit.Relay, *audittest.Broker) {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, nil)
 	require.NoError(t, audit.Migrate(ctx, db))
-	b := startBroker(t)
-	w := audit.NewWriter(b.addrs(), testTopic)
+	b := audittest.StartBroker(t, 3, testTopic)
+	w := audit.NewWriter(b.Addrs(), testTopic)
 	t.Cleanup(func() { _ = w.Close() })
 	return db, &audit.Relay{DB: db, Writer: w}, b
 }
@@ -104,13 +61,13 @@ func unpublished(t testing.TB, db *store.DB) int64 {
 
 // consumeAll reads every message of every partition of the topic with a
 // kafka-go Reader, up to each partition's high watermark.
-func consumeAll(t testing.TB, b *broker) []kafka.Message {
+func consumeAll(t testing.TB, b *audittest.Broker) []kafka.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []kafka.Message
 	for p := range 3 {
-		conn, err := kafka.DialLeader(ctx, "tcp", b.addrs()[0], testTopic, p)
+		conn, err := kafka.DialLeader(ctx, "tcp", b.Addrs()[0], testTopic, p)
 		require.NoError(t, err)
 		last, err := conn.ReadLastOffset()
 		_ = conn.Close()
@@ -118,7 +75,7 @@ func consumeAll(t testing.TB, b *broker) []kafka.Message {
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.addrs(), Topic: testTopic, Partition: p, MaxWait: 50 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs(), Topic: testTopic, Partition: p, MaxWait: 50 * time.Millisecond})
 		for {
 			m, err := r.ReadMessage(ctx)
 			require.NoError(t, err, "partition %d", p)
@@ -229,7 +186,7 @@ func TestFlush_BrokerDownLosesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 10, n)
 
-	b.stop()
+	b.Stop()
 	events := recordN(t, db, clinics, 500)
 	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	n, err = relay.Flush(fctx)
@@ -238,7 +195,7 @@ func TestFlush_BrokerDownLosesNothing(t *testing.T) {
 	require.Zero(t, n)
 	require.EqualValues(t, 500, unpublished(t, db), "rows stay unpublished")
 
-	b.start()
+	b.Start()
 	deadline := time.Now().Add(30 * time.Second)
 	total := 0
 	for unpublished(t, db) > 0 {

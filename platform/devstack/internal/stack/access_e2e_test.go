@@ -55,13 +55,7 @@ func signInAs(t testing.TB, base, email, password string) string {
 }
 
 func TestDevstack_IdentityAndAccess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the end-to-end test starts the whole system")
-	}
-	temporal := temporalBin(t)
-	bin := buildBinaries(t)
-	data := t.TempDir()
-	d := startDevstack(t, bin, temporal, data)
+	d, _, _, data := bootDevstack(t)
 	router := d.manifest.RouterURL
 	run := token(t)
 	const ownerPW, billingPW = "owner passphrase for the e2e", "billing helper passphrase"

@@ -110,13 +110,7 @@ func findEvents(events []auditEvent, match func(auditEvent) bool) []auditEvent {
 }
 
 func TestDevstack_AuditTrail(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the end-to-end test starts the whole system")
-	}
-	temporal := temporalBin(t)
-	bin := buildBinaries(t)
-	data := t.TempDir()
-	d := startDevstack(t, bin, temporal, data)
+	d, _, _, _ := bootDevstack(t)
 	router := d.manifest.RouterURL
 	run := token(t)
 	const ownerPW, staffPW, wrongPW = "owner passphrase for the audit e2e", "front desk passphrase 7731", "quite the wrong passphrase 0"

@@ -56,6 +56,19 @@ func temporalBin(t testing.TB) string {
 	return p
 }
 
+// bootDevstack skips the test under -short; otherwise it builds the binaries
+// and starts a devstack on a fresh data directory, stopped when t ends.
+func bootDevstack(t *testing.T) (d *devstack, bin, temporal, data string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the end-to-end tests start the whole system: 4 regions, 25 processes, 4 Temporal servers")
+	}
+	temporal = temporalBin(t)
+	bin = buildBinaries(t)
+	data = t.TempDir()
+	return startDevstack(t, bin, temporal, data), bin, temporal, data
+}
+
 func startDevstack(t testing.TB, bin, temporal, data string) *devstack {
 	t.Helper()
 	manifestPath := filepath.Join(data, "devstack.json")
@@ -189,13 +202,7 @@ func processesUsing(dir string) []string {
 }
 
 func TestDevstack_EndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the end-to-end test starts four Temporal servers and 25 processes")
-	}
-	temporal := temporalBin(t)
-	bin := buildBinaries(t)
-	data := t.TempDir()
-	d := startDevstack(t, bin, temporal, data)
+	d, bin, temporal, data := bootDevstack(t)
 	router := d.manifest.RouterURL
 	const password = "a perfectly long passphrase 42"
 

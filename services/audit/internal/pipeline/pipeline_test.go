@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,10 +13,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"gorm.io/gorm"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/audit/audittest"
 	libstore "github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/libs/store/storetest"
 	"github.com/havenhealth/haven/services/audit/internal/consumer"
@@ -35,58 +32,11 @@ var topic = audit.Topic(region)
 // rawTopic is seeded beside the audit topic for the raw kafka-go baseline.
 const rawTopic = "haven.montreal.raw-baseline.v1"
 
-// broker is a kfake cluster that can be stopped and started again on the
-// same port with its log kept on disk, like a region's broker restarting.
-type broker struct {
-	t          testing.TB
-	dir        string
-	port       int
-	partitions int
-	mu         sync.Mutex
-	c          *kfake.Cluster
-}
-
-func startBroker(t testing.TB, partitions int) *broker {
-	t.Helper()
-	b := &broker{t: t, dir: filepath.Join(t.TempDir(), "kafka"), partitions: partitions}
-	b.start()
-	_, port, err := net.SplitHostPort(b.c.ListenAddrs()[0])
-	require.NoError(t, err)
-	b.port, err = strconv.Atoi(port)
-	require.NoError(t, err)
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *broker) start() {
-	b.t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.DataDir(b.dir), kfake.SeedTopics(int32(b.partitions), topic, rawTopic)}
-	if b.port != 0 {
-		opts = append(opts, kfake.Ports(b.port))
-	}
-	c, err := kfake.NewCluster(opts...)
-	require.NoError(b.t, err)
-	b.mu.Lock()
-	b.c = c
-	b.mu.Unlock()
-}
-
-func (b *broker) stop() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.c != nil {
-		b.c.Close()
-		b.c = nil
-	}
-}
-
-func (b *broker) addrs() []string { return []string{"127.0.0.1:" + strconv.Itoa(b.port)} }
-
 // pipeline is one producing service (its database with an outbox and a
 // business table) feeding the audit service's chain.
 type pipeline struct {
 	t       testing.TB
-	broker  *broker
+	broker  *audittest.Broker
 	svc     *libstore.DB // the producing service's database
 	chain   *store.Store
 	chainDB *libstore.DB
@@ -100,7 +50,7 @@ func newPipeline(t testing.TB, partitions, clinics int) *pipeline {
 	require.NoError(t, audit.Migrate(ctx, svc))
 	require.NoError(t, svc.Exec(`CREATE TABLE operations (id TEXT PRIMARY KEY, clinic_id TEXT NOT NULL)`).Error)
 	chainDB := storetest.Open(t, migrations.FS)
-	p := &pipeline{t: t, broker: startBroker(t, partitions), svc: svc, chain: store.New(chainDB), chainDB: chainDB}
+	p := &pipeline{t: t, broker: audittest.StartBroker(t, int32(partitions), topic, rawTopic), svc: svc, chain: store.New(chainDB), chainDB: chainDB}
 	for range clinics {
 		p.clinics = append(p.clinics, uuid.NewString())
 	}
@@ -140,13 +90,13 @@ func run(t testing.TB, fn func(ctx context.Context)) (stop func()) {
 }
 
 func (p *pipeline) startRelay(db *libstore.DB) (stop func()) {
-	w := audit.NewWriter(p.broker.addrs(), topic)
+	w := audit.NewWriter(p.broker.Addrs(), topic)
 	r := &audit.Relay{DB: db, Writer: w, Idle: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
 	return run(p.t, func(ctx context.Context) { _ = r.Run(ctx); _ = w.Close() })
 }
 
 func (p *pipeline) startConsumer(s consumer.Appender) (stop func()) {
-	c := &consumer.Consumer{Reader: consumer.NewReader(p.broker.addrs(), topic, "haven-audit"), Store: s, Region: region,
+	c := &consumer.Consumer{Reader: consumer.NewReader(p.broker.Addrs(), topic, "haven-audit"), Store: s, Region: region,
 		Logger: slog.New(slog.DiscardHandler), MaxBackoff: 200 * time.Millisecond}
 	return run(p.t, func(ctx context.Context) { c.Run(ctx); _ = c.Reader.Close() })
 }
@@ -199,7 +149,7 @@ func TestZeroLoss_BrokerDownFor500Operations(t *testing.T) {
 	before := p.operate(10)
 	p.waitChained(10, 30*time.Second)
 
-	p.broker.stop()
+	p.broker.Stop()
 	during := p.operate(500)
 	require.Equal(t, int64(10), p.chained(), "nothing new is chained while the broker is down")
 	time.Sleep(500 * time.Millisecond) // the relay keeps failing and backing off meanwhile
@@ -208,7 +158,7 @@ func TestZeroLoss_BrokerDownFor500Operations(t *testing.T) {
 	require.NoError(t, p.svc.Table("operations").Count(&ops).Error)
 	require.Equal(t, int64(510), ops, "the operations themselves went ahead")
 
-	p.broker.start()
+	p.broker.Start()
 	p.waitChained(510, 60*time.Second)
 	require.Eventually(t, func() bool { return p.unpublished() == 0 }, 30*time.Second, 20*time.Millisecond)
 	// Settle: anything re-delivered after a reconnect must still not double.
@@ -239,7 +189,7 @@ func TestZeroLoss_RelayKilledBetweenPublishAndMark(t *testing.T) {
 	require.GreaterOrEqual(t, crashes.Load(), int32(4), "the crash was injected and then recovered from")
 
 	// The topic really holds duplicates: more messages than events.
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.broker.addrs(), Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.broker.Addrs(), Topic: topic, Partition: 0, MaxWait: 50 * time.Millisecond})
 	defer r.Close()
 	lag, err := r.ReadLag(context.Background())
 	require.NoError(t, err)
@@ -280,7 +230,7 @@ func TestZeroLoss_ConsumerKilledBetweenInsertAndCommit(t *testing.T) {
 
 	// The first consumer chains a batch, then dies before committing.
 	killed := &crashAfterInsert{Store: p.chain, crashOnce: true}
-	c := &consumer.Consumer{Reader: consumer.NewReader(p.broker.addrs(), topic, "haven-audit"), Store: killed,
+	c := &consumer.Consumer{Reader: consumer.NewReader(p.broker.Addrs(), topic, "haven-audit"), Store: killed,
 		Region: region, Logger: slog.New(slog.DiscardHandler)}
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(context.Background()) }()
@@ -334,7 +284,7 @@ func BenchmarkPipeline(b *testing.B) {
 		stopRelay()
 		stopConsumer()
 
-		rawRate += rawProduceConsume(b, p.broker.addrs(), payloads)
+		rawRate += rawProduceConsume(b, p.broker.Addrs(), payloads)
 	}
 	b.ReportMetric(pipeRate/float64(rounds), "pipeline_events/s")
 	b.ReportMetric(rawRate/float64(rounds), "raw_events/s")

@@ -8,12 +8,16 @@ package consumer
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/services/audit/internal/domain"
 )
 
@@ -35,6 +39,11 @@ type Consumer struct {
 	// first message is in (default 10ms).
 	Batch  int
 	Linger time.Duration
+	// Parallel chains up to this many partitions' events of a batch at
+	// once (default 1). A clinic's events share a partition, so parallel
+	// transactions never touch the same chain; it pays on PostgreSQL, not on
+	// SQLite's single writer.
+	Parallel int
 }
 
 // NewReader reads topic as member of group, with synchronous commits.
@@ -53,12 +62,38 @@ func NewReader(brokers []string, topic, group string) *kafka.Reader {
 }
 
 // Run consumes until ctx ends: it fetches a batch, chains it in one
-// transaction, and only then commits the batch's offsets.
+// transaction, and only then commits the batch's offsets. Fetching and
+// decoding the next batch overlaps with chaining the current one.
 func (c *Consumer) Run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // also stops the fetcher if chaining ends early
+	batches := make(chan batch, 1)
+	go c.fetchLoop(ctx, batches)
+	for b := range batches {
+		if !c.appendAll(ctx, b.events) {
+			return // shutting down; nothing of this batch was committed
+		}
+		if err := c.Reader.CommitMessages(ctx, b.msgs...); err != nil && ctx.Err() == nil {
+			// The events are in the chain; a lost commit only re-delivers them.
+			c.Logger.Warn("audit offset commit failed", slog.Int("messages", len(b.msgs)), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// batch is fetched messages and the valid events among them.
+type batch struct {
+	msgs   []kafka.Message
+	events []partitioned
+}
+
+// fetchLoop fetches and decodes batches until ctx ends or the reader is
+// closed, then closes out.
+func (c *Consumer) fetchLoop(ctx context.Context, out chan<- batch) {
+	defer close(out)
 	for {
 		msgs, err := c.fetch(ctx)
-		if ctx.Err() != nil {
-			return // shutting down; nothing fetched was committed
+		if ctx.Err() != nil || errors.Is(err, io.EOF) {
+			return // shutting down, or the reader was closed
 		}
 		if err != nil {
 			c.Logger.Warn("audit fetch failed", slog.String("error", err.Error()))
@@ -67,12 +102,10 @@ func (c *Consumer) Run(ctx context.Context) {
 			}
 			continue
 		}
-		if !c.appendWithRetry(ctx, msgs) {
+		select {
+		case out <- batch{msgs: msgs, events: c.decodeAll(msgs)}:
+		case <-ctx.Done():
 			return
-		}
-		if err := c.Reader.CommitMessages(ctx, msgs...); err != nil && ctx.Err() == nil {
-			// The events are in the chain; a lost commit only re-delivers them.
-			c.Logger.Warn("audit offset commit failed", slog.Int("messages", len(msgs)), slog.String("error", err.Error()))
 		}
 	}
 }
@@ -97,12 +130,11 @@ func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
 	return msgs, nil
 }
 
-// appendWithRetry chains the events in msgs, retrying database failures
-// until ctx ends. A message that is not a valid event of this region is
-// logged by position and skipped: it can never be chained, and must not
-// block the partition. It reports false when ctx ended.
-func (c *Consumer) appendWithRetry(ctx context.Context, msgs []kafka.Message) bool {
-	events := make([]domain.Event, 0, len(msgs))
+// decodeAll returns the valid events of this region among msgs. A message
+// that is not one is logged by position and skipped: it can never be
+// chained, and must not block the partition.
+func (c *Consumer) decodeAll(msgs []kafka.Message) []partitioned {
+	events := make([]partitioned, 0, len(msgs))
 	for _, m := range msgs {
 		e, err := c.Decode(m)
 		if err != nil {
@@ -110,8 +142,55 @@ func (c *Consumer) appendWithRetry(ctx context.Context, msgs []kafka.Message) bo
 				slog.String("reason", err.Error()))
 			continue
 		}
-		events = append(events, e)
+		events = append(events, partitioned{Event: e, partition: m.Partition})
 	}
+	return events
+}
+
+// appendAll chains a batch's events, one transaction per partition group
+// with up to Parallel groups at once; it reports false when ctx ended.
+func (c *Consumer) appendAll(ctx context.Context, events []partitioned) bool {
+	if c.Parallel <= 1 {
+		return c.appendWithRetry(ctx, eventsOf(events))
+	}
+	groups := map[int][]domain.Event{}
+	for _, e := range events {
+		groups[e.partition] = append(groups[e.partition], e.Event)
+	}
+	sem := make(chan struct{}, c.Parallel)
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for _, g := range groups {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if !c.appendWithRetry(ctx, g) {
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	return !failed.Load()
+}
+
+// partitioned is an event and the partition it came from.
+type partitioned struct {
+	domain.Event
+	partition int
+}
+
+func eventsOf(ps []partitioned) []domain.Event {
+	out := make([]domain.Event, len(ps))
+	for i, p := range ps {
+		out[i] = p.Event
+	}
+	return out
+}
+
+// appendWithRetry chains events, retrying database failures until ctx
+// ends. It reports false when ctx ended.
+func (c *Consumer) appendWithRetry(ctx context.Context, events []domain.Event) bool {
 	backoff := 50 * time.Millisecond
 	for {
 		_, err := c.Store.AppendBatch(ctx, events)
@@ -178,4 +257,13 @@ func (c *Consumer) sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// ParallelFor is the Parallel setting for a chain database: 4 on
+// PostgreSQL, 1 on SQLite (one writer at a time).
+func ParallelFor(db *store.DB) int {
+	if db.Dialect() == store.Postgres {
+		return 4
+	}
+	return 1
 }

@@ -99,7 +99,7 @@ func TestConsumer_ChainsEveryEventExactlyOnceAcrossACrash(t *testing.T) {
 		require.NoError(t, err)
 		fetched = append(fetched, m)
 	}
-	require.True(t, crash.appendWithRetry(ctx, fetched))
+	require.True(t, crash.appendAll(ctx, crash.decodeAll(fetched)))
 	require.NoError(t, r.Close()) // gone without committing
 	require.Len(t, f.chain(t), 25)
 

@@ -97,7 +97,7 @@ func (p *pipeline) startRelay(db *libstore.DB) (stop func()) {
 
 func (p *pipeline) startConsumer(s consumer.Appender) (stop func()) {
 	c := &consumer.Consumer{Reader: consumer.NewReader(p.broker.Addrs(), topic, "haven-audit"), Store: s, Region: region,
-		Logger: slog.New(slog.DiscardHandler), MaxBackoff: 200 * time.Millisecond}
+		Logger: slog.New(slog.DiscardHandler), MaxBackoff: 200 * time.Millisecond, Parallel: consumer.ParallelFor(p.chainDB)}
 	return run(p.t, func(ctx context.Context) { c.Run(ctx); _ = c.Reader.Close() })
 }
 

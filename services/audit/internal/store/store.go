@@ -510,6 +510,13 @@ func (s *Store) Events(ctx context.Context, clinicID string, f domain.Filter) ([
 			q = q.Where(col+" = ?", v)
 		}
 	}
+	// Spelled out so that the planner may use the partial indexes (it
+	// cannot see that a bound value is never empty).
+	for col, v := range map[string]string{"actor_user_id": f.UserID, "patient_id": f.PatientID, "resource_id": f.ResourceID} {
+		if v != "" {
+			q = q.Where(col + " <> ''")
+		}
+	}
 	if f.AfterSeq > 0 {
 		q = q.Where("seq > ?", f.AfterSeq)
 	}

@@ -60,7 +60,7 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 	if brokers := d.Config.Kafka.BrokerList(); len(brokers) > 0 {
 		c := &consumer.Consumer{
 			Reader: consumer.NewReader(brokers, audit.Topic(string(d.Region)), "haven-audit"),
-			Store:  chain, Region: string(d.Region), Logger: d.Logger,
+			Store:  chain, Region: string(d.Region), Logger: d.Logger, Parallel: consumer.ParallelFor(d.DB),
 		}
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})

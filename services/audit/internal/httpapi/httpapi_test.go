@@ -439,3 +439,33 @@ func TestReport_RefusesUnsignedRequests(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, w.Code, target)
 	}
 }
+
+func TestVerify_ReportsTheFirstBrokenSeq(t *testing.T) {
+	f := newFixture(t)
+	f.seed(6, time.Now())
+	own := principal(owner, authz.RoleOwner)
+	if f.db.Dialect() == libstore.SQLite {
+		require.NoError(t, f.db.Exec("DROP TRIGGER audit_chain_no_update").Error)
+	}
+	// Someone with database access rewrites event 4's outcome in its payload.
+	require.NoError(t, f.db.Exec(`UPDATE audit_chain SET payload = REPLACE(payload, '"outcome":"allowed"', '"outcome":"denied"') WHERE seq = 4`).Error)
+
+	w := f.do("GET", "/v1/verify", own)
+	require.Equal(t, http.StatusOK, w.Code)
+	var v struct {
+		OK          bool `json:"ok"`
+		Checked     int  `json:"checked"`
+		Head        struct{ Seq int64 }
+		FirstBroken *struct {
+			Seq    int64  `json:"seq"`
+			Reason string `json:"reason"`
+		} `json:"first_broken"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &v))
+	require.False(t, v.OK)
+	require.Equal(t, 3, v.Checked)
+	require.Equal(t, int64(3), v.Head.Seq)
+	require.NotNil(t, v.FirstBroken)
+	require.Equal(t, int64(4), v.FirstBroken.Seq)
+	require.Contains(t, v.FirstBroken.Reason, "hash mismatch")
+}

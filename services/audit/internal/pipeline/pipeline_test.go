@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -256,6 +257,12 @@ func TestZeroLoss_ConsumerKilledBetweenInsertAndCommit(t *testing.T) {
 // Both sides are warmed first (consumer group joined, connections open) by
 // one event, so the figures are throughput, not start-up.
 func BenchmarkPipeline(b *testing.B) {
+	for _, w := range workloads {
+		b.Run(w.name, func(b *testing.B) { benchmarkPipeline(b, w) })
+	}
+}
+
+func benchmarkPipeline(b *testing.B, w workload) {
 	const n = 20000
 	var pipeRate, rawRate float64
 	rounds := 0
@@ -268,7 +275,7 @@ func BenchmarkPipeline(b *testing.B) {
 		p.operate(1)
 		p.waitChained(1, 30*time.Second)
 		warm()
-		fill(b, p, n)
+		fill(b, p, n, w)
 		payloads := outboxPayloads(b, p)
 		b.StartTimer()
 
@@ -291,14 +298,40 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(pipeRate/rawRate, "ratio")
 }
 
+// workload shapes the ids of benchmark events.
+type workload struct {
+	name string
+	// staff and patients are how many distinct users and patients each
+	// clinic's events come from; 0 means a new id for every event.
+	staff, patients int
+}
+
+var workloads = []workload{
+	// A clinic's day: a few staff reading and writing the charts of a
+	// patient list (the resource is a chart entry, new each time).
+	{name: "clinic-shaped", staff: 20, patients: 2000},
+	// The worst case for the report indexes: every id in every event new.
+	{name: "all-distinct"},
+}
+
+// pick returns the k-th of n ids of a clinic, or a new id when n is 0.
+func pick(clinic, kind string, n, k int) string {
+	if n == 0 {
+		return uuid.NewString()
+	}
+	return uuid.NewSHA1(uuid.NameSpaceOID, []byte(clinic+kind+strconv.Itoa(k%n))).String()
+}
+
 // fill records n events in the outbox, 500 per transaction (untimed).
-func fill(b testing.TB, p *pipeline, n int) {
+func fill(b testing.TB, p *pipeline, n int, w workload) {
 	b.Helper()
 	for i := 0; i < n; i += 500 {
 		err := p.svc.Transaction(func(tx *gorm.DB) error {
 			for j := i; j < min(i+500, n); j++ {
-				e := audit.New(p.clinics[j%len(p.clinics)], region, audit.Actor{UserID: uuid.NewString(), Role: "owner", SessionID: uuid.NewString()}, audit.PatientRead, audit.Allowed)
-				e.ResourceType, e.ResourceID, e.PatientID = "patient", uuid.NewString(), uuid.NewString()
+				clinic := p.clinics[j%len(p.clinics)]
+				actor := audit.Actor{UserID: pick(clinic, "staff", w.staff, j*7), Role: "practitioner", SessionID: pick(clinic, "session", w.staff, j*7)}
+				e := audit.New(clinic, region, actor, audit.ChartRead, audit.Allowed)
+				e.ResourceType, e.ResourceID, e.PatientID = "chart_entry", uuid.NewString(), pick(clinic, "patient", w.patients, j*13)
 				if err := audit.Record(tx, e); err != nil {
 					return err
 				}

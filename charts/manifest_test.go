@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -20,6 +21,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
@@ -95,6 +97,15 @@ func regionValues(t testing.TB, region string) map[string]any {
 // render renders c as `helm install --dry-run` would, client-side only.
 // Values are validated against the charts' values.schema.json.
 func render(c *chart.Chart, vals map[string]any, skipSchema bool) (string, error) {
+	rel, err := renderRelease(c, vals, skipSchema)
+	if err != nil {
+		return "", err
+	}
+	return rel.Manifest, nil
+}
+
+// renderRelease is render returning the whole release (manifest and NOTES).
+func renderRelease(c *chart.Chart, vals map[string]any, skipSchema bool) (*release.Release, error) {
 	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
 	inst.ClientOnly = true
 	inst.DryRun = true
@@ -102,11 +113,7 @@ func render(c *chart.Chart, vals map[string]any, skipSchema bool) (string, error
 	inst.Namespace = namespace
 	inst.SkipSchemaValidation = skipSchema
 	inst.KubeVersion = &chartutil.KubeVersion{Version: "v1.33.0", Major: "1", Minor: "33"}
-	rel, err := inst.Run(c, vals)
-	if err != nil {
-		return "", err
-	}
-	return rel.Manifest, nil
+	return inst.Run(c, vals)
 }
 
 // renderRegion renders haven-region for region, with optional value edits.
@@ -187,6 +194,7 @@ type rendered struct {
 	pdbs            map[string]*policyv1.PodDisruptionBudget
 	hpas            map[string]*autoscalingv2.HorizontalPodAutoscaler
 	netpols         map[string]*networkingv1.NetworkPolicy
+	kafkaTopics     map[string]*unstructured.Unstructured // by metadata.name
 }
 
 // kinds lists every kind a Haven chart may render. Anything else (a Secret
@@ -201,6 +209,11 @@ var kinds = map[schema.GroupVersionKind]func() object{
 	networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"):            func() object { return &networkingv1.NetworkPolicy{} },
 }
 
+// kafkaTopicGVK is the one custom resource a chart may render (haven-region,
+// when global.kafka.strimzi.enabled). Strimzi's Go types are not vendored:
+// it is decoded generically (unstructured) and checked field by field.
+var kafkaTopicGVK = schema.GroupVersionKind{Group: "kafka.strimzi.io", Version: "v1beta2", Kind: "KafkaTopic"}
+
 // decode splits a manifest stream and strictly decodes each document into
 // its Kubernetes API type: unknown or duplicate fields are errors.
 func decode(manifest string) (*rendered, error) {
@@ -212,6 +225,7 @@ func decode(manifest string) (*rendered, error) {
 		pdbs:            map[string]*policyv1.PodDisruptionBudget{},
 		hpas:            map[string]*autoscalingv2.HorizontalPodAutoscaler{},
 		netpols:         map[string]*networkingv1.NetworkPolicy{},
+		kafkaTopics:     map[string]*unstructured.Unstructured{},
 	}
 	split := releaseutil.SplitManifests(manifest)
 	keys := make([]string, 0, len(split))
@@ -229,7 +243,23 @@ func decode(manifest string) (*rendered, error) {
 		if err := yaml.Unmarshal([]byte(text), &tm); err != nil {
 			return nil, fmt.Errorf("%s: %w", source, err)
 		}
-		newObj, ok := kinds[schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)]
+		gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
+		if gvk == kafkaTopicGVK {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(text), &u.Object); err != nil {
+				return nil, fmt.Errorf("%s: decode %s: %w", source, tm.Kind, err)
+			}
+			if u.GetName() == "" || u.GetLabels()["app.kubernetes.io/name"] == "" {
+				return nil, fmt.Errorf("%s: %s without a name or an app.kubernetes.io/name label", source, tm.Kind)
+			}
+			if _, dup := r.kafkaTopics[u.GetName()]; dup {
+				return nil, fmt.Errorf("%s: two KafkaTopics named %s", source, u.GetName())
+			}
+			r.kafkaTopics[u.GetName()] = u
+			r.docs = append(r.docs, doc{source: source, text: text, obj: u})
+			continue
+		}
+		newObj, ok := kinds[gvk]
 		if !ok {
 			return nil, fmt.Errorf("%s: unexpected kind %s %s", source, tm.APIVersion, tm.Kind)
 		}

@@ -58,6 +58,19 @@ func TestRegionChart_SchemaRejectsBadValues(t *testing.T) {
 		{"secret in service env", set("identity.env.SMTP_PASSWORD", "hunter2"), "SMTP_PASSWORD"},
 		{"misspelt service", set("identiy.enabled", true), "identiy"},
 		{"misspelt global", set("global.databse.host", "x"), "databse"},
+		{"kafka replication factor 1", set("global.kafka.topicDefaults.replicationFactor", 1), "/global/kafka/topicDefaults/replicationFactor"},
+		{"kafka min.insync 1", set("global.kafka.topicDefaults.minInsyncReplicas", 1), "/global/kafka/topicDefaults/minInsyncReplicas"},
+		{"kafka unclean election", set("global.kafka.topicDefaults.uncleanLeaderElection", true), "/global/kafka/topicDefaults/uncleanLeaderElection"},
+		{"kafka replication factor as a string", set("global.kafka.topicDefaults.replicationFactor", "3"), "/global/kafka/topicDefaults/replicationFactor"},
+		{"audit topic replication factor 2", set("global.kafka.topics.audit.replicationFactor", 2), "/global/kafka/topics/audit/replicationFactor"},
+		{"audit topic min.insync 1", set("global.kafka.topics.audit.minInsyncReplicas", 1), "/global/kafka/topics/audit/minInsyncReplicas"},
+		{"audit topic unclean election", set("global.kafka.topics.audit.uncleanLeaderElection", true), "/global/kafka/topics/audit/uncleanLeaderElection"},
+		{"audit topic compacted", set("global.kafka.topics.audit.cleanupPolicy", "compact"), "/global/kafka/topics/audit/cleanupPolicy"},
+		{"charting topic without partitions", set("global.kafka.topics.charting.partitions", 0), "/global/kafka/topics/charting/partitions"},
+		{"charting topic retention 0", set("global.kafka.topics.charting.retentionMs", 0), "/global/kafka/topics/charting/retentionMs"},
+		{"misspelt topic setting", set("global.kafka.topics.audit.minInsyncReplica", 2), "minInsyncReplica"},
+		{"no kafka topics", set("global.kafka.topics", nil), "topics"},
+		{"strimzi enabled as a string", set("global.kafka.strimzi.enabled", "true"), "/global/kafka/strimzi/enabled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -184,12 +184,6 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 	if relayStop != nil {
 		closers = append(closers, relayStop) // closed last: flushes what the service recorded while draining
 	}
-	if spec.Register != nil {
-		closers, err = spec.Register(ctx, deps, mux)
-		if err != nil {
-			return fmt.Errorf("%s setup: %w", spec.Name, err)
-		}
-	}
 	defer func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			if cerr := closers[i].Close(); cerr != nil {
@@ -197,6 +191,13 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 			}
 		}
 	}()
+	if spec.Register != nil {
+		more, rerr := spec.Register(ctx, deps, mux)
+		closers = append(closers, more...)
+		if rerr != nil {
+			return fmt.Errorf("%s setup: %w", spec.Name, rerr)
+		}
+	}
 
 	srv := httpserver.New(mux, httpserver.Options{
 		HTTP: cfg.HTTP, Logger: log, TracerProvider: tel.TracerProvider, Propagator: tel.Propagator, Checks: checks,

@@ -85,3 +85,20 @@ func Prune(ctx context.Context, db *store.DB, cutoff time.Time) (int64, error) {
 	}
 	return res.RowsAffected, nil
 }
+
+// Write runs change in one transaction on db and, once it succeeded, records
+// events in the same transaction: the events commit with the change or not
+// at all. It is how a service's store makes an audited change.
+func Write(db *gorm.DB, events []Event, change func(tx *gorm.DB) error) error {
+	return db.Transaction(func(tx *gorm.DB) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		for _, e := range events {
+			if err := Record(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

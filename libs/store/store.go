@@ -19,6 +19,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	gormlogger "gorm.io/gorm/logger"
 )
 
@@ -213,4 +214,14 @@ func (l *quietLogger) Trace(ctx context.Context, begin time.Time, fc func() (str
 		_, rows := fc()
 		l.log.WarnContext(ctx, "slow query", slog.Duration("duration", elapsed), slog.Int64("rows", rows))
 	}
+}
+
+// ForUpdate locks the rows tx selects until the transaction ends, on
+// PostgreSQL; SQLite needs nothing, as its transactions start with BEGIN
+// IMMEDIATE and so already serialise writers.
+func (db *DB) ForUpdate(tx *gorm.DB) *gorm.DB {
+	if db.dialect == Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
 }

@@ -56,17 +56,7 @@ func conflict(err error) error {
 // the same transaction: the events commit with the change they describe or
 // not at all.
 func (s *Store) write(ctx context.Context, events []audit.Event, fn func(tx *gorm.DB) error) error {
-	return s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		for _, e := range events {
-			if err := audit.Record(tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return audit.Write(s.db.WithContext(s.with(ctx)), events, fn)
 }
 
 // RecordAudit implements app.Store: events of reads and of changes kept
@@ -78,15 +68,6 @@ func (s *Store) RecordAudit(ctx context.Context, events ...audit.Event) error {
 		}
 	}
 	return nil
-}
-
-// forUpdate locks the selected rows on PostgreSQL; SQLite's BEGIN
-// IMMEDIATE already serialises writers.
-func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
-	if s.db.Dialect() == store.Postgres {
-		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return tx
 }
 
 type clinicRow struct {
@@ -177,7 +158,7 @@ func (s *Store) UpdateClinic(ctx context.Context, id string, fn func(*domain.Cli
 	var out domain.Clinic
 	err := s.write(ctx, events, func(tx *gorm.DB) error {
 		var r clinicRow
-		if err := s.forUpdate(tx).Where("id = ?", id).Take(&r).Error; err != nil {
+		if err := s.db.ForUpdate(tx).Where("id = ?", id).Take(&r).Error; err != nil {
 			return notFound(err)
 		}
 		c := clinicToDomain(r)
@@ -380,12 +361,12 @@ func (s *Store) UpdateUser(ctx context.Context, clinicID, id string, fn func(*do
 	var out domain.User
 	err := s.write(ctx, events, func(tx *gorm.DB) error {
 		var owners []userRow
-		if err := s.forUpdate(tx).Where("clinic_id = ? AND role = ? AND status = ?", clinicID, "owner", string(domain.UserActive)).
+		if err := s.db.ForUpdate(tx).Where("clinic_id = ? AND role = ? AND status = ?", clinicID, "owner", string(domain.UserActive)).
 			Find(&owners).Error; err != nil {
 			return err
 		}
 		var r userRow
-		if err := s.forUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+		if err := s.db.ForUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 			return notFound(err)
 		}
 		u := userToDomain(r)
@@ -519,7 +500,7 @@ func (s *Store) UpdateChallenge(ctx context.Context, clinicID, id string, fn fun
 	var out domain.Challenge
 	err := s.write(ctx, events, func(tx *gorm.DB) error {
 		var r challengeRow
-		if err := s.forUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+		if err := s.db.ForUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 			return notFound(err)
 		}
 		c := challengeToDomain(r)
@@ -639,7 +620,7 @@ func (s *Store) UseAccountToken(ctx context.Context, clinicID, hash, purpose str
 	var out app.AccountToken
 	err := s.db.WithContext(s.with(ctx)).Transaction(func(tx *gorm.DB) error {
 		var r tokenRow
-		err := s.forUpdate(tx).Where("token_hash = ? AND clinic_id = ? AND purpose = ?", hash, clinicID, purpose).Take(&r).Error
+		err := s.db.ForUpdate(tx).Where("token_hash = ? AND clinic_id = ? AND purpose = ?", hash, clinicID, purpose).Take(&r).Error
 		if err != nil || r.UsedAt != nil || !now.Before(r.ExpiresAt) {
 			return domain.ErrInvalidLink
 		}

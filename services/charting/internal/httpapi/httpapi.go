@@ -1,0 +1,92 @@
+// Package httpapi is charting's HTTP layer: decode, validate, call the app,
+// map errors to problem+json in one place.
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/havenhealth/haven/libs/authn"
+	"github.com/havenhealth/haven/libs/authz"
+	"github.com/havenhealth/haven/libs/edgeauth"
+	"github.com/havenhealth/haven/libs/fieldcrypt"
+	"github.com/havenhealth/haven/libs/httpjson"
+	"github.com/havenhealth/haven/libs/httpserver"
+	"github.com/havenhealth/haven/libs/problem"
+	"github.com/havenhealth/haven/services/charting/internal/app"
+	"github.com/havenhealth/haven/services/charting/internal/domain"
+)
+
+// API holds the handlers' dependencies.
+type API struct {
+	App *app.App
+	// Authenticated wraps every route: router signature, bearer token and
+	// live session (service.Deps.Authenticated).
+	Authenticated func(http.Handler) http.Handler
+	Logger        *slog.Logger
+}
+
+// Register adds charting's routes to mux.
+func (a *API) Register(mux httpserver.Routes) {
+	authed := func(h http.HandlerFunc) http.Handler { return a.Authenticated(h) }
+
+	mux.Handle("POST /v1/patients", authed(a.createPatient))
+	mux.Handle("GET /v1/patients", authed(a.searchPatients))
+	mux.Handle("GET /v1/patients/{id}", authed(a.getPatient))
+	mux.Handle("PATCH /v1/patients/{id}", authed(a.patchPatient))
+	mux.Handle("PUT /v1/patients/{id}/practitioners/{user_id}", authed(a.assignPractitioner))
+	mux.Handle("DELETE /v1/patients/{id}/practitioners/{user_id}", authed(a.unassignPractitioner))
+	mux.Handle("POST /v1/patients/{id}/entries", authed(a.createEntry))
+	mux.Handle("GET /v1/patients/{id}/entries", authed(a.listEntries))
+
+	mux.Handle("GET /v1/entries/{id}", authed(a.getEntry))
+	mux.Handle("PATCH /v1/entries/{id}", authed(a.patchEntry))
+	mux.Handle("POST /v1/entries/{id}/sign", authed(a.signEntry))
+	mux.Handle("POST /v1/entries/{id}/amendments", authed(a.amendEntry))
+}
+
+// principal is the caller authn put in the request.
+func principal(r *http.Request) authz.Principal {
+	p, _ := authn.PrincipalFrom(r.Context())
+	return p
+}
+
+func meta(r *http.Request) app.RequestMeta {
+	return app.RequestMeta{IP: r.Header.Get(edgeauth.HeaderClientIP)}
+}
+
+// decode reads a JSON body or writes the problem; it reports success.
+func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if p := httpjson.Decode(w, r, dst); p != nil {
+		problem.Write(w, r, p)
+		return false
+	}
+	return true
+}
+
+// writeError maps domain and app errors to problems; the one place it happens.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var verr *app.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		problem.Write(w, r, problem.Validation(verr.Fields...))
+	case errors.Is(err, domain.ErrForbidden):
+		problem.Write(w, r, problem.Forbidden("your permissions do not allow this"))
+	case errors.Is(err, domain.ErrNotFound):
+		problem.Write(w, r, problem.NotFound("no such resource in this clinic"))
+	case errors.Is(err, domain.ErrLocked):
+		problem.Write(w, r, problem.Conflict("the chart entry is signed and locked; add an amendment instead"))
+	case errors.Is(err, domain.ErrConflict):
+		problem.Write(w, r, problem.Conflict("this conflicts with the record's current state"))
+	case errors.Is(err, fieldcrypt.ErrKeyDestroyed):
+		problem.Write(w, r, problem.New(problem.TypeGone, http.StatusGone, "Clinic closed").
+			WithDetail("this clinic's key has been destroyed; its data can no longer be read"))
+	case errors.Is(err, app.ErrAuditUnavailable), errors.Is(err, fieldcrypt.ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, r, problem.Unavailable("the request could not be recorded or protected right now; nothing was returned, retry shortly"))
+	default:
+		a.Logger.ErrorContext(r.Context(), "charting request failed", slog.String("error", err.Error()))
+		problem.Write(w, r, problem.Internal())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 	_ "time/tzdata" // IANA zones must resolve in a distroless image too
 
@@ -36,6 +37,8 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 			return nil, fmt.Errorf("charting stores patient data only encrypted: set HAVEN_VAULT_ADDR")
 		}
 		api.App = app.New(app.Deps{Store: store.New(d.DB, d.Crypter), Crypter: d.Crypter, Region: d.Region, Logger: d.Logger})
+		api.Names = httpapi.IdentityNames{URL: d.Config.IdentityURL, Secret: d.EdgeSecret, Region: string(d.Region),
+			Client: &http.Client{Timeout: 2 * time.Second}}
 	}
 	api.Register(mux)
 	brokers := d.Config.Kafka.BrokerList()

@@ -25,6 +25,8 @@ type API struct {
 	// live session (service.Deps.Authenticated).
 	Authenticated func(http.Handler) http.Handler
 	Logger        *slog.Logger
+	// Names, when set, names the exporter in exported documents.
+	Names Names
 }
 
 // Register adds charting's routes to mux.
@@ -39,6 +41,7 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("DELETE /v1/patients/{id}/practitioners/{user_id}", authed(a.unassignPractitioner))
 	mux.Handle("POST /v1/patients/{id}/entries", authed(a.createEntry))
 	mux.Handle("GET /v1/patients/{id}/entries", authed(a.listEntries))
+	mux.Handle("GET /v1/patients/{id}/chart.pdf", authed(a.exportChart))
 
 	mux.Handle("GET /v1/entries/{id}", authed(a.getEntry))
 	mux.Handle("PATCH /v1/entries/{id}", authed(a.patchEntry))

@@ -149,7 +149,7 @@ func (n IdentityNames) Name(r *http.Request, p authz.Principal) string {
 	if err != nil {
 		return ""
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var me struct {
 		User struct {
 			ID   string `json:"id"`

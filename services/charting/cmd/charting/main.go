@@ -31,7 +31,7 @@ func newSpec() service.Spec {
 }
 
 func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.Closer, error) {
-	api := &httpapi.API{Authenticated: d.Authenticated, Logger: d.Logger}
+	api := &httpapi.API{Authenticated: d.Authenticated, Logger: d.Logger, EdgeSecret: d.EdgeSecret, Region: string(d.Region)}
 	if d.DB != nil {
 		if d.Crypter == nil {
 			return nil, fmt.Errorf("charting stores patient data only encrypted: set HAVEN_VAULT_ADDR")

@@ -50,6 +50,19 @@ type Store interface {
 	// appends the amendment it returns.
 	AddAmendment(ctx context.Context, clinicID, entryID string, fn func(e domain.Entry) (domain.Amendment, error), events ...audit.Event) (domain.Entry, error)
 
+	// Form templates: versions are never changed, only added; version 0
+	// means the latest. Form requests: CompleteFormRequest stores a
+	// completion only while the request is open (domain.ErrLinkInvalid
+	// otherwise), so a link works once.
+	CreateFormTemplate(ctx context.Context, t domain.FormTemplate, events ...audit.Event) error
+	FormTemplate(ctx context.Context, clinicID, id string, version int) (domain.FormTemplate, error)
+	FormTemplates(ctx context.Context, clinicID string) ([]domain.FormTemplate, error)
+	CreateFormRequest(ctx context.Context, f domain.FormRequest, events ...audit.Event) error
+	FormRequest(ctx context.Context, clinicID, id string) (domain.FormRequest, error)
+	FormRequestByToken(ctx context.Context, clinicID, tokenHash string) (domain.FormRequest, error)
+	FormRequests(ctx context.Context, clinicID, patientID string) ([]domain.FormRequest, error)
+	CompleteFormRequest(ctx context.Context, f domain.FormRequest, events ...audit.Event) error
+
 	// RecordAudit records events on their own, in one transaction: for
 	// reads and refusals, which change nothing to commit with.
 	RecordAudit(ctx context.Context, events ...audit.Event) error

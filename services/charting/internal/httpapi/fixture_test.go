@@ -83,7 +83,7 @@ func newFixture(t testing.TB) *fixture {
 	}}
 	api := &httpapi.API{
 		App:           app.New(app.Deps{Store: store.New(db, crypter), Crypter: crypter, Region: residency.Sydney}),
-		Authenticated: deps.Authenticated, Logger: slog.New(slog.DiscardHandler),
+		Authenticated: deps.Authenticated, Logger: slog.New(slog.DiscardHandler), EdgeSecret: edgeSecret, Region: region,
 	}
 	mux := http.NewServeMux()
 	api.Register(mux)

@@ -27,6 +27,10 @@ type API struct {
 	Logger        *slog.Logger
 	// Names, when set, names the exporter in exported documents.
 	Names Names
+	// EdgeSecret and Region check the router's signature on the public
+	// form-link endpoints, which take no sign-in.
+	EdgeSecret []byte
+	Region     string
 }
 
 // Register adds charting's routes to mux.
@@ -42,6 +46,18 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("POST /v1/patients/{id}/entries", authed(a.createEntry))
 	mux.Handle("GET /v1/patients/{id}/entries", authed(a.listEntries))
 	mux.Handle("GET /v1/patients/{id}/chart.pdf", authed(a.exportChart))
+
+	mux.Handle("POST /v1/form-templates", authed(a.createTemplate))
+	mux.Handle("GET /v1/form-templates", authed(a.listTemplates))
+	mux.Handle("GET /v1/form-templates/{id}", authed(a.getTemplate))
+	mux.Handle("PUT /v1/form-templates/{id}", authed(a.updateTemplate))
+	mux.Handle("POST /v1/patients/{id}/forms", authed(a.sendForm))
+	mux.Handle("GET /v1/patients/{id}/forms", authed(a.patientForms))
+	mux.Handle("GET /v1/forms/{id}", authed(a.getForm))
+	// The patient's side of a form link: the router's signature only.
+	public := func(h http.HandlerFunc) http.Handler { return edgeauth.Require(a.EdgeSecret, a.Region, h) }
+	mux.Handle("POST /v1/public/forms/open", public(a.openForm))
+	mux.Handle("POST /v1/public/forms/submit", public(a.submitForm))
 
 	mux.Handle("GET /v1/entries/{id}", authed(a.getEntry))
 	mux.Handle("PATCH /v1/entries/{id}", authed(a.patchEntry))
@@ -78,6 +94,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.Forbidden("your permissions do not allow this"))
 	case errors.Is(err, domain.ErrNotFound):
 		problem.Write(w, r, problem.NotFound("no such resource in this clinic"))
+	case errors.Is(err, domain.ErrLinkInvalid):
+		problem.Write(w, r, problem.New(problem.TypeGone, http.StatusGone, "Link no longer valid").
+			WithDetail("this form link is unknown, already used or expired; ask the clinic for a new one"))
 	case errors.Is(err, domain.ErrLocked):
 		problem.Write(w, r, problem.Conflict("the chart entry is signed and locked; add an amendment instead"))
 	case errors.Is(err, domain.ErrConflict):

@@ -123,7 +123,7 @@ func (a *App) CreateEntry(ctx context.Context, c authz.Principal, patientID stri
 	if err := in.apply(&e, now); err != nil {
 		return domain.Entry{}, err
 	}
-	if _, err := a.d.Store.Patient(ctx, c.ClinicID, patientID); err != nil {
+	if _, err := a.live(ctx, c.ClinicID, patientID); err != nil {
 		return domain.Entry{}, err
 	}
 	if err := a.ensureKeys(ctx, c.ClinicID); err != nil {
@@ -174,7 +174,7 @@ func (a *App) ListEntries(ctx context.Context, c authz.Principal, patientID stri
 	if !audit.ValidID(patientID) {
 		return nil, domain.ErrNotFound
 	}
-	if _, err := a.d.Store.Patient(ctx, c.ClinicID, patientID); err != nil {
+	if _, err := a.live(ctx, c.ClinicID, patientID); err != nil {
 		return nil, err
 	}
 	ca, err := a.chartAccess(ctx, c, patientID)

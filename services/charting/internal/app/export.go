@@ -58,7 +58,7 @@ func (a *App) ExportChart(ctx context.Context, c authz.Principal, patientID stri
 	if err := authorize(c, authz.ActionPatientRead, authz.Resource{PatientID: patientID}); err != nil {
 		return Export{}, a.refused(ctx, c, audit.ChartExport, chartTarget(patientID), meta, err)
 	}
-	p, err := a.d.Store.Patient(ctx, c.ClinicID, patientID)
+	p, err := a.live(ctx, c.ClinicID, patientID)
 	if err != nil {
 		return Export{}, err
 	}

@@ -131,7 +131,7 @@ func (a *App) SendForm(ctx context.Context, c authz.Principal, patientID, templa
 	if err := fieldsErr(bad); err != nil {
 		return domain.FormRequest{}, "", err
 	}
-	if _, err := a.d.Store.Patient(ctx, c.ClinicID, patientID); err != nil {
+	if _, err := a.live(ctx, c.ClinicID, patientID); err != nil {
 		return domain.FormRequest{}, "", err
 	}
 	t, err := a.d.Store.FormTemplate(ctx, c.ClinicID, templateID, 0)
@@ -239,7 +239,7 @@ func (a *App) PatientForms(ctx context.Context, c authz.Principal, patientID str
 	if err := authorize(c, authz.ActionPatientRead, authz.Resource{PatientID: patientID}); err != nil {
 		return nil, a.refused(ctx, c, audit.PatientRead, patientTarget(patientID), meta, err)
 	}
-	if _, err := a.d.Store.Patient(ctx, c.ClinicID, patientID); err != nil {
+	if _, err := a.live(ctx, c.ClinicID, patientID); err != nil {
 		return nil, err
 	}
 	forms, err := a.d.Store.FormRequests(ctx, c.ClinicID, patientID)

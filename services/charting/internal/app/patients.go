@@ -263,7 +263,7 @@ func (a *App) GetPatient(ctx context.Context, c authz.Principal, id string, meta
 	if err := authorize(c, authz.ActionPatientRead, authz.Resource{PatientID: id}); err != nil {
 		return PatientView{}, a.refused(ctx, c, audit.PatientRead, patientTarget(id), meta, err)
 	}
-	p, err := a.d.Store.Patient(ctx, c.ClinicID, id)
+	p, err := a.live(ctx, c.ClinicID, id)
 	if err != nil {
 		return PatientView{}, err
 	}
@@ -302,6 +302,9 @@ func (a *App) UpdatePatient(ctx context.Context, c authz.Principal, id string, i
 		return PatientView{}, err
 	}
 	p, err := a.d.Store.UpdatePatient(ctx, c.ClinicID, id, func(p *domain.Patient) error {
+		if p.MergedInto != "" {
+			return &domain.MergedError{Into: p.MergedInto}
+		}
 		if err := in.apply(p, a); err != nil {
 			return err
 		}
@@ -434,7 +437,7 @@ func (a *App) changeAssignment(ctx context.Context, c authz.Principal, patientID
 	if err := f.err(); err != nil {
 		return err
 	}
-	if _, err := a.d.Store.Patient(ctx, c.ClinicID, patientID); err != nil {
+	if _, err := a.live(ctx, c.ClinicID, patientID); err != nil {
 		return err
 	}
 	ev, err := a.newEvent(ctx, c, audit.UserGrantsChange, audit.Allowed, t, meta)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"time"
 
 	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/services/charting/internal/domain"
@@ -62,6 +63,11 @@ type Store interface {
 	FormRequestByToken(ctx context.Context, clinicID, tokenHash string) (domain.FormRequest, error)
 	FormRequests(ctx context.Context, clinicID, patientID string) ([]domain.FormRequest, error)
 	CompleteFormRequest(ctx context.Context, f domain.FormRequest, events ...audit.Event) error
+
+	// MergePatients makes dupID a tombstone of keptID, with the
+	// patient.merged message, in one transaction; a profile already merged
+	// is a *domain.MergedError.
+	MergePatients(ctx context.Context, clinicID, keptID, dupID string, at time.Time, m events.Message, events ...audit.Event) error
 
 	// RecordAudit records events on their own, in one transaction: for
 	// reads and refusals, which change nothing to commit with.

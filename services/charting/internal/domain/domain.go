@@ -93,7 +93,17 @@ type Patient struct {
 	CreatedBy string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// MergedInto is set on a duplicate merged into another profile: a
+	// tombstone that redirects there.
+	MergedInto string
+	MergedAt   *time.Time
 }
+
+// MergedError is a request for a profile that was merged into another.
+type MergedError struct{ Into string }
+
+func (e *MergedError) Error() string { return "patient was merged into " + e.Into }
 
 // Lookups are keyed hashes (fieldcrypt.Crypter.Lookup) of a patient's
 // normalised search values; empty when the value is absent.

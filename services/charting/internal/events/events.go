@@ -207,3 +207,35 @@ func (r *Relay) Poll(ctx context.Context) {
 		log.WarnContext(ctx, "charting events relay: publish failed; will retry", slog.Int("published", n), slog.String("error", err.Error()))
 	}
 }
+
+// TypePatientMerged is the type of the message published when a duplicate
+// patient profile is merged into the one kept: scheduling and billing
+// re-point their references from DuplicateID to KeptID.
+const TypePatientMerged = "patient.merged"
+
+// PatientMerged is the payload of a patient.merged message.
+type PatientMerged struct {
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	ClinicID    string    `json:"clinic_id"`
+	DuplicateID string    `json:"duplicate_id"`
+	KeptID      string    `json:"kept_id"`
+	MergedAt    time.Time `json:"merged_at"`
+}
+
+// NewPatientMerged builds the patient.merged message; ErrInvalid unless
+// every id is an id.
+func NewPatientMerged(clinicID, duplicateID, keptID string, at time.Time) (Message, error) {
+	for name, v := range map[string]string{"clinic_id": clinicID, "duplicate_id": duplicateID, "kept_id": keptID} {
+		if !audit.ValidID(v) {
+			return Message{}, fmt.Errorf("%w: %s is not an id", ErrInvalid, name)
+		}
+	}
+	p := PatientMerged{ID: uuid.Must(uuid.NewV7()).String(), Type: TypePatientMerged, ClinicID: clinicID,
+		DuplicateID: duplicateID, KeptID: keptID, MergedAt: at.UTC()}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{ID: p.ID, ClinicID: clinicID, Type: TypePatientMerged, Payload: b}, nil
+}

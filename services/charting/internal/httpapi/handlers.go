@@ -332,3 +332,18 @@ func (a *API) amendEntry(w http.ResponseWriter, r *http.Request) {
 	}
 	httpjson.Write(w, http.StatusCreated, entryToAPI(e))
 }
+
+func (a *API) mergePatient(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		DuplicateID string `json:"duplicate_id"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	v, err := a.App.MergePatients(r.Context(), principal(r), r.PathValue("id"), req.DuplicateID, meta(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, patientToAPI(v))
+}

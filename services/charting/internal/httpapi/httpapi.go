@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
@@ -45,6 +47,7 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("DELETE /v1/patients/{id}/practitioners/{user_id}", authed(a.unassignPractitioner))
 	mux.Handle("POST /v1/patients/{id}/entries", authed(a.createEntry))
 	mux.Handle("GET /v1/patients/{id}/entries", authed(a.listEntries))
+	mux.Handle("POST /v1/patients/{id}/merge", authed(a.mergePatient))
 	mux.Handle("GET /v1/patients/{id}/chart.pdf", authed(a.exportChart))
 
 	mux.Handle("POST /v1/form-templates", authed(a.createTemplate))
@@ -86,8 +89,15 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
 
 // writeError maps domain and app errors to problems; the one place it happens.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var verr *app.ValidationError
+	var (
+		verr   *app.ValidationError
+		merged *domain.MergedError
+	)
 	switch {
+	case errors.As(err, &merged) && r.Method == http.MethodGet:
+		redirectToKept(w, r, merged.Into)
+	case errors.As(err, &merged):
+		problem.Write(w, r, problem.Conflict("this patient's profile was merged into "+merged.Into+"; use that profile"))
 	case errors.As(err, &verr):
 		problem.Write(w, r, problem.Validation(verr.Fields...))
 	case errors.Is(err, domain.ErrForbidden):
@@ -111,4 +121,29 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.Logger.ErrorContext(r.Context(), "charting request failed", slog.String("error", err.Error()))
 		problem.Write(w, r, problem.Internal())
 	}
+}
+
+// redirectToKept answers a read of a merged-away profile with 308 to the
+// same resource under the kept profile. Location is relative, so it resolves
+// both here and through the router's /c/{slug}/charting prefix.
+func redirectToKept(w http.ResponseWriter, r *http.Request, kept string) {
+	segs := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	at := slices.Index(segs, r.PathValue("id"))
+	if at < 0 {
+		problem.Write(w, r, problem.Conflict("this patient's profile was merged into "+kept))
+		return
+	}
+	rest := segs[at+1:]
+	loc := strings.Repeat("../", len(rest)) + kept
+	if len(rest) == 0 {
+		loc = "./" + kept
+	}
+	if len(rest) > 0 {
+		loc += "/" + strings.Join(rest, "/")
+	}
+	if r.URL.RawQuery != "" {
+		loc += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", loc)
+	httpjson.Write(w, http.StatusPermanentRedirect, map[string]string{"merged_into": kept})
 }

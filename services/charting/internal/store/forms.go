@@ -167,8 +167,12 @@ func (s *Store) FormRequestByToken(ctx context.Context, clinicID, tokenHash stri
 
 // FormRequests implements app.Store: a patient's forms, newest first.
 func (s *Store) FormRequests(ctx context.Context, clinicID, patientID string) ([]domain.FormRequest, error) {
+	fam, err := family(s.with(ctx), clinicID, patientID)
+	if err != nil {
+		return nil, err
+	}
 	var rows []formRequestRow
-	if err := s.with(ctx).Where("clinic_id = ? AND patient_id = ?", clinicID, patientID).Order("created_at DESC, id DESC").
+	if err := s.with(ctx).Where("clinic_id = ? AND patient_id IN ?", clinicID, fam).Order("created_at DESC, id DESC").
 		Find(&rows).Error; err != nil {
 		return nil, err
 	}

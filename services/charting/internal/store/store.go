@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -117,6 +118,8 @@ type patientRow struct {
 	CreatedBy        string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	MergedInto       *string
+	MergedAt         *time.Time
 }
 
 func (patientRow) TableName() string { return "patients" }
@@ -131,6 +134,7 @@ func patientToDB(p domain.Patient) patientRow {
 		EmailLookup: optional(p.Lookups.Email), PhoneLookup: optional(p.Lookups.Phone), DOBLookup: p.Lookups.DOB,
 		LastNameLookup: p.Lookups.LastName, FullNameLookup: p.Lookups.FullName,
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		MergedInto: optional(p.MergedInto), MergedAt: p.MergedAt,
 	}
 }
 
@@ -142,6 +146,7 @@ func patientToDomain(r patientRow) (domain.Patient, error) {
 		Lookups: domain.Lookups{Email: deref(r.EmailLookup), Phone: deref(r.PhoneLookup), DOB: r.DOBLookup,
 			LastName: r.LastNameLookup, FullName: r.FullNameLookup},
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		MergedInto: deref(r.MergedInto), MergedAt: r.MergedAt,
 	}
 	if err := fromJSON(r.Address, &p.Address); err != nil {
 		return domain.Patient{}, err
@@ -198,7 +203,7 @@ func (s *Store) UpdatePatient(ctx context.Context, clinicID, id string, fn func(
 
 // SearchPatients implements app.Store.
 func (s *Store) SearchPatients(ctx context.Context, clinicID string, q app.PatientQuery) ([]domain.Patient, error) {
-	tx := s.with(ctx).Where("clinic_id = ?", clinicID)
+	tx := s.with(ctx).Where("clinic_id = ? AND merged_into IS NULL", clinicID)
 	if q.Email != "" {
 		tx = tx.Where("email_lookup = ?", q.Email)
 	}
@@ -246,21 +251,87 @@ func (s *Store) Practitioners(ctx context.Context, clinicID, patientID string) (
 	return m[patientID], err
 }
 
-// PractitionersOf implements app.Store.
+// PractitionersOf implements app.Store. A merged profile's practitioners
+// are its family's: the kept profile's and those of every duplicate merged
+// into it, whichever of them is asked for.
 func (s *Store) PractitionersOf(ctx context.Context, clinicID string, patientIDs []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(patientIDs))
 	if len(patientIDs) == 0 {
 		return out, nil
 	}
+	tx := s.with(ctx)
+	families := make(map[string][]string, len(patientIDs)) // asked id -> family ids
+	var all []string
+	for _, id := range patientIDs {
+		fam, err := family(tx, clinicID, id)
+		if err != nil {
+			return nil, err
+		}
+		families[id] = fam
+		all = append(all, fam...)
+	}
 	var rows []practitionerRow
-	if err := s.with(ctx).Where("clinic_id = ? AND patient_id IN ?", clinicID, patientIDs).
-		Order("patient_id, practitioner_id").Find(&rows).Error; err != nil {
+	if err := tx.Where("clinic_id = ? AND patient_id IN ?", clinicID, all).
+		Order("practitioner_id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("patient practitioners: %w", err)
 	}
-	for _, r := range rows {
-		out[r.PatientID] = append(out[r.PatientID], r.PractitionerID)
+	for id, fam := range families {
+		for _, r := range rows {
+			if slices.Contains(fam, r.PatientID) && !slices.Contains(out[id], r.PractitionerID) {
+				out[id] = append(out[id], r.PractitionerID)
+			}
+		}
 	}
 	return out, nil
+}
+
+// family returns the ids whose records belong to id's profile: the kept
+// profile (id's, or the one id was merged into) and every duplicate merged
+// into it.
+func family(tx *gorm.DB, clinicID, id string) ([]string, error) {
+	var root []patientRow
+	if err := tx.Select("id", "merged_into").Where("clinic_id = ? AND id = ?", clinicID, id).Limit(1).Find(&root).Error; err != nil {
+		return nil, err
+	}
+	keep := id
+	if len(root) == 1 && root[0].MergedInto != nil {
+		keep = *root[0].MergedInto
+	}
+	var ids []string
+	if err := tx.Model(&patientRow{}).Where("clinic_id = ? AND (id = ? OR merged_into = ?)", clinicID, keep, keep).
+		Order("id").Pluck("id", &ids).Error; err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		ids = []string{id}
+	}
+	return ids, nil
+}
+
+// MergePatients implements app.Store: dupID becomes a tombstone of keptID
+// (and so do duplicates merged into dupID before), in one transaction with
+// the message and the events.
+func (s *Store) MergePatients(ctx context.Context, clinicID, keptID, dupID string, at time.Time, m events.Message, evs ...audit.Event) error {
+	return s.write(ctx, evs, func(tx *gorm.DB) error {
+		var rows []patientRow
+		if err := s.db.ForUpdate(tx).Select("id", "merged_into").Where("clinic_id = ? AND id IN ?", clinicID, []string{keptID, dupID}).
+			Find(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) != 2 {
+			return domain.ErrNotFound
+		}
+		for _, r := range rows {
+			if r.MergedInto != nil {
+				return &domain.MergedError{Into: *r.MergedInto}
+			}
+		}
+		if err := tx.Model(&patientRow{}).Where("clinic_id = ? AND (id = ? OR merged_into = ?)", clinicID, dupID, dupID).
+			Updates(map[string]any{"merged_into": keptID, "merged_at": at.UTC()}).Error; err != nil {
+			return err
+		}
+		return events.Record(tx, m)
+	})
 }
 
 // AssignPractitioner implements app.Store.
@@ -420,8 +491,12 @@ func (s *Store) Entry(ctx context.Context, clinicID, id string) (domain.Entry, e
 // Entries implements app.Store.
 func (s *Store) Entries(ctx context.Context, clinicID, patientID string) ([]domain.Entry, error) {
 	tx := s.with(ctx)
+	fam, err := family(tx, clinicID, patientID)
+	if err != nil {
+		return nil, err
+	}
 	var rows []entryRow
-	if err := tx.Where("clinic_id = ? AND patient_id = ?", clinicID, patientID).
+	if err := tx.Where("clinic_id = ? AND patient_id IN ?", clinicID, fam).
 		Order("occurred_on, created_at, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list entries: %w", err)
 	}

@@ -21,6 +21,16 @@ import (
 // callAs is call with a bearer token.
 func callAs(t testing.TB, method, url, token string, body any) response {
 	t.Helper()
+	status, ctype, raw := send(t, method, url, token, body)
+	r := response{status: status, ctype: ctype, body: map[string]any{}}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+// send makes one request (JSON body, bearer token when set) and returns
+// the status, the content type and the body as it came.
+func send(t testing.TB, method, url, token string, body any) (int, string, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -37,12 +47,10 @@ func callAs(t testing.TB, method, url, token string, body any) response {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	r := response{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: map[string]any{}}
-	_ = json.Unmarshal(raw, &r.body)
-	return r
+	return resp.StatusCode, resp.Header.Get("Content-Type"), raw
 }
 
 func signInAs(t testing.TB, base, email, password string) string {

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"net/http"
+	"net/smtp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -74,4 +75,16 @@ func TestDevstack_FormsAndMerge(t *testing.T) {
 	forms := callAs(t, http.MethodGet, charting+"/patients/"+kept+"/forms", owner, nil)
 	require.Equal(t, http.StatusOK, forms.status, "%v", forms.body)
 	require.Len(t, forms.body["forms"], 1, "the duplicate's form is under the kept profile")
+
+	// Every region has its mail and SMS sinks up for messaging.
+	for name, reg := range d.manifest.Regions {
+		to := "patient-" + run + "@example.net"
+		require.NoError(t, smtp.SendMail(reg.MailSMTP, nil, "clinic@example.org", []string{to},
+			[]byte("Subject: hello\r\n\r\nsee you soon\r\n")), name)
+		got := call(t, http.MethodGet, reg.MailAPI+"/api/messages?to="+to, nil)
+		require.Equal(t, http.StatusOK, got.status, name)
+		require.Len(t, got.body["messages"], 1, name)
+		sms := call(t, http.MethodGet, reg.SMSAPI+"/api/messages", nil)
+		require.Equal(t, http.StatusOK, sms.status, name)
+	}
 }

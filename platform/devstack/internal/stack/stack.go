@@ -28,7 +28,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 
+	"github.com/havenhealth/haven/libs/mailsink"
 	"github.com/havenhealth/haven/libs/residency"
+	"github.com/havenhealth/haven/libs/smssink"
 	"github.com/havenhealth/haven/platform/vaultdev"
 )
 
@@ -72,6 +74,16 @@ type Region struct {
 	// EdgeSecret lets local tools call a service directly, as the router
 	// would. The manifest is written readable by its owner only.
 	EdgeSecret string `json:"edge_secret"`
+	// MailSMTP is the region's mail sink (SMTP, no TLS or auth) and MailAPI
+	// its read API (GET /api/messages?to=…); messages are kept under
+	// <dir>/mail.
+	MailSMTP string `json:"mail_smtp"`
+	MailAPI  string `json:"mail_api"`
+	// SMSAPI is the region's SMS sink, speaking Twilio's Messages API with
+	// SMSAccountSID and SMSAuthToken (GET /api/messages to read).
+	SMSAPI        string `json:"sms_api"`
+	SMSAccountSID string `json:"sms_account_sid"`
+	SMSAuthToken  string `json:"sms_auth_token"`
 }
 
 // Manifest is written to <data>/devstack.json for tools and tests.
@@ -97,6 +109,8 @@ type Stack struct {
 	brokers  []*kfake.Cluster
 	redises  []*miniredis.Miniredis
 	vaults   []*vaultdev.Server
+	mails    []*mailsink.Sink
+	smss     []*smssink.Sink
 }
 
 // Start brings up everything and returns once the router is ready.
@@ -203,6 +217,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		}
 		s.vaults = append(s.vaults, vault)
 		reg.Vault, reg.VaultToken = vault.URL(), vtoken
+		if err := s.startSinks(i, &reg, dir, ports, o.Logger); err != nil {
+			return nil, fmt.Errorf("%s: %w", region, err)
+		}
 		secrets[string(region)] = randomSecret()
 		reg.EdgeSecret = secrets[string(region)]
 		s.Manifest.Regions[string(region)] = reg
@@ -402,6 +419,42 @@ func (s *Stack) Stop() {
 		_ = v.Close()
 	}
 	s.vaults = nil
+	for _, m := range s.mails {
+		_ = m.Close()
+	}
+	s.mails = nil
+	for _, m := range s.smss {
+		_ = m.Close()
+	}
+	s.smss = nil
+}
+
+// startSinks starts the region's mail sink (SMTP on slot 50, its read API
+// on 51) and SMS sink (slot 52), where messaging delivers in development.
+func (s *Stack) startSinks(i int, reg *Region, dir string, ports *portPlan, log *slog.Logger) error {
+	var addrs [3]string
+	for k := range addrs {
+		p, err := ports.next(i, 50+k)
+		if err != nil {
+			return err
+		}
+		addrs[k] = "127.0.0.1:" + strconv.Itoa(p)
+	}
+	mail, err := mailsink.Start(mailsink.Options{SMTPAddr: addrs[0], HTTPAddr: addrs[1], Dir: filepath.Join(dir, "mail"),
+		RejectDomains: []string{"bounce.invalid"}, Logger: log})
+	if err != nil {
+		return fmt.Errorf("mail sink: %w", err)
+	}
+	s.mails = append(s.mails, mail)
+	reg.MailSMTP, reg.MailAPI = mail.SMTPAddr(), mail.URL()
+	reg.SMSAccountSID, reg.SMSAuthToken = "AC"+randomHex(16), randomHex(16)
+	sms, err := smssink.Start(smssink.Options{Addr: addrs[2], AccountSID: reg.SMSAccountSID, AuthToken: reg.SMSAuthToken, Logger: log})
+	if err != nil {
+		return fmt.Errorf("sms sink: %w", err)
+	}
+	s.smss = append(s.smss, sms)
+	reg.SMSAPI = sms.URL()
+	return nil
 }
 
 // Exited reports the first child that exits on its own, so the caller can
@@ -602,10 +655,13 @@ func waitTemporal(ctx context.Context, addr, namespace string) error {
 	}
 }
 
-func randomSecret() string {
-	b := make([]byte, 24)
+func randomSecret() string { return randomHex(24) }
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
 	if _, err := randRead(b); err != nil {
-		panic("crypto/rand failed: " + err.Error()) // truly impossible on Linux
+		panic("crypto/rand failed: " + err.Error())
 	}
 	return fmt.Sprintf("%x", b)
 }

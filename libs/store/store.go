@@ -156,7 +156,11 @@ func migrate(ctx context.Context, sqlDB *sql.DB, dialect Dialect, fsys fs.FS, ve
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, sqlDB, fsys, opts...)
+	files, err := forDialect(fsys, dialect)
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	p, err := goose.NewProvider(gd, sqlDB, files, opts...)
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
 	}

@@ -1,0 +1,55 @@
+// Package domain holds scheduling's model: appointments and the rules that
+// keep a practitioner's time from being booked twice. It imports no
+// infrastructure.
+package domain
+
+import (
+	"errors"
+	"time"
+)
+
+// Sentinel errors.
+var (
+	// ErrSlotTaken is a booking that overlaps another appointment of the
+	// same practitioner holding the time (409).
+	ErrSlotTaken = errors.New("the practitioner is already booked at that time")
+	// ErrNotFound is an appointment that does not exist in the clinic.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid is an appointment that ends before it starts.
+	ErrInvalid = errors.New("invalid appointment")
+)
+
+// Status is where an appointment stands.
+type Status string
+
+// The statuses. Every status but cancelled holds the practitioner's time.
+const (
+	Booked    Status = "booked"
+	Arrived   Status = "arrived"
+	Completed Status = "completed"
+	NoShow    Status = "no_show"
+	Cancelled Status = "cancelled"
+)
+
+// Appointment is a patient's time with a practitioner. Times are UTC; End
+// is exclusive.
+type Appointment struct {
+	ID             string
+	ClinicID       string
+	PractitionerID string
+	PatientID      string
+	TreatmentID    string
+	LocationID     string
+	Start, End     time.Time
+	Status         Status
+	CreatedBy      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Overlaps reports whether a and b hold the same practitioner's time at
+// once.
+func (a Appointment) Overlaps(b Appointment) bool {
+	return a.ClinicID == b.ClinicID && a.PractitionerID == b.PractitionerID &&
+		a.Status != Cancelled && b.Status != Cancelled && a.Start.Before(b.End) && b.Start.Before(a.End)
+}

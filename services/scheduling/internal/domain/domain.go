@@ -53,3 +53,22 @@ func (a Appointment) Overlaps(b Appointment) bool {
 	return a.ClinicID == b.ClinicID && a.PractitionerID == b.PractitionerID &&
 		a.Status != Cancelled && b.Status != Cancelled && a.Start.Before(b.End) && b.Start.Before(a.End)
 }
+
+// ErrConflict is a record that clashes with an existing one.
+var ErrConflict = errors.New("conflict")
+
+// Practitioner is an identity user who sees patients.
+type Practitioner struct {
+	ID, ClinicID, UserID string
+	CreatedAt            time.Time
+}
+
+// Treatment is what can be booked.
+type Treatment struct {
+	ID, ClinicID    string
+	Name            string
+	DurationMinutes int
+	PriceCents      int64
+	OnlineBookable  bool
+	CreatedAt       time.Time
+}

@@ -24,6 +24,9 @@ type Store struct{ db *store.DB }
 // New wraps an opened, migrated database.
 func New(db *store.DB) *Store { return &Store{db: db} }
 
+// DB is the service's database, whose audit outbox records refusals.
+func (s *Store) DB() *store.DB { return s.db }
+
 type appointmentRow struct {
 	ID             string `gorm:"primaryKey"`
 	ClinicID       string

@@ -1,0 +1,128 @@
+// Package httpapi is scheduling's HTTP layer: decode, call the app, map
+// errors to problem+json in one place.
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/havenhealth/haven/libs/authn"
+	"github.com/havenhealth/haven/libs/authz"
+	"github.com/havenhealth/haven/libs/edgeauth"
+	"github.com/havenhealth/haven/libs/httpjson"
+	"github.com/havenhealth/haven/libs/httpserver"
+	"github.com/havenhealth/haven/libs/problem"
+	"github.com/havenhealth/haven/services/scheduling/internal/app"
+	"github.com/havenhealth/haven/services/scheduling/internal/domain"
+)
+
+// API holds the handlers' dependencies.
+type API struct {
+	App           *app.App
+	Authenticated func(http.Handler) http.Handler
+	Logger        *slog.Logger
+}
+
+// Register adds scheduling's routes to mux.
+func (a *API) Register(mux httpserver.Routes) {
+	authed := func(h http.HandlerFunc) http.Handler { return a.Authenticated(h) }
+	mux.Handle("POST /v1/practitioners", authed(a.addPractitioner))
+	mux.Handle("POST /v1/treatments", authed(a.addTreatment))
+	mux.Handle("POST /v1/appointments", authed(a.book))
+}
+
+func principal(r *http.Request) authz.Principal {
+	p, _ := authn.PrincipalFrom(r.Context())
+	return p
+}
+
+func meta(r *http.Request) app.RequestMeta {
+	return app.RequestMeta{IP: r.Header.Get(edgeauth.HeaderClientIP)}
+}
+
+func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if p := httpjson.Decode(w, r, dst); p != nil {
+		problem.Write(w, r, p)
+		return false
+	}
+	return true
+}
+
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var verr *app.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		problem.Write(w, r, problem.Validation(verr.Fields...))
+	case errors.Is(err, app.ErrForbidden):
+		problem.Write(w, r, problem.Forbidden("your permissions do not allow this"))
+	case errors.Is(err, domain.ErrSlotTaken):
+		problem.Write(w, r, problem.Conflict("the practitioner is already booked at that time; pick another time"))
+	case errors.Is(err, domain.ErrConflict):
+		problem.Write(w, r, problem.Conflict("this conflicts with an existing record"))
+	case errors.Is(err, domain.ErrNotFound):
+		problem.Write(w, r, problem.NotFound("no such resource in this clinic"))
+	default:
+		a.Logger.ErrorContext(r.Context(), "scheduling request failed", slog.String("error", err.Error()))
+		problem.Write(w, r, problem.Internal())
+	}
+}
+
+func (a *API) addPractitioner(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		UserID string `json:"user_id"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	p, err := a.App.AddPractitioner(r.Context(), principal(r), req.UserID, meta(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, map[string]any{"id": p.ID, "user_id": p.UserID, "created_at": p.CreatedAt})
+}
+
+func (a *API) addTreatment(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name            string `json:"name"`
+		DurationMinutes int    `json:"duration_minutes"`
+		PriceCents      int64  `json:"price_cents"`
+		OnlineBookable  bool   `json:"online_bookable"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	t, err := a.App.AddTreatment(r.Context(), principal(r), app.TreatmentInput{Name: req.Name, DurationMinutes: req.DurationMinutes,
+		PriceCents: req.PriceCents, OnlineBookable: req.OnlineBookable}, meta(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, map[string]any{"id": t.ID, "name": t.Name, "duration_minutes": t.DurationMinutes,
+		"price_cents": t.PriceCents, "online_bookable": t.OnlineBookable})
+}
+
+func (a *API) book(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		PatientID      string    `json:"patient_id"`
+		PractitionerID string    `json:"practitioner_id"`
+		TreatmentID    string    `json:"treatment_id"`
+		LocationID     string    `json:"location_id"`
+		Start          time.Time `json:"start"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	ap, err := a.App.Book(r.Context(), principal(r), app.BookInput{PatientID: req.PatientID, PractitionerID: req.PractitionerID,
+		TreatmentID: req.TreatmentID, LocationID: req.LocationID, Start: req.Start}, meta(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusCreated, map[string]any{
+		"id": ap.ID, "patient_id": ap.PatientID, "practitioner_id": ap.PractitionerID, "treatment_id": ap.TreatmentID,
+		"location_id": ap.LocationID, "start": ap.Start, "end": ap.End, "status": ap.Status,
+	})
+}

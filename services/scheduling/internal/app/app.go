@@ -203,3 +203,91 @@ func (a *App) Book(ctx context.Context, c authz.Principal, in BookInput, meta Re
 	}
 	return ap, nil
 }
+
+// load returns an appointment and the user id of its practitioner, for
+// authorisation (a practitioner's own diary).
+func (a *App) load(ctx context.Context, c authz.Principal, id string) (domain.Appointment, string, error) {
+	if !audit.ValidID(id) {
+		return domain.Appointment{}, "", domain.ErrNotFound
+	}
+	ap, err := a.d.Store.Appointment(ctx, c.ClinicID, id)
+	if err != nil {
+		return domain.Appointment{}, "", err
+	}
+	pr, err := a.d.Store.Practitioner(ctx, c.ClinicID, ap.PractitionerID)
+	if err != nil {
+		return domain.Appointment{}, "", err
+	}
+	return ap, pr.UserID, nil
+}
+
+// Appointment returns one appointment (appointment.read), recorded before
+// it is returned.
+func (a *App) Appointment(ctx context.Context, c authz.Principal, id string, meta RequestMeta) (domain.Appointment, error) {
+	ap, owner, err := a.load(ctx, c, id)
+	if err != nil {
+		return domain.Appointment{}, err
+	}
+	if err := a.authorize(ctx, c, authz.ActionAppointmentRead, authz.Resource{OwnerUserID: owner, PatientID: ap.PatientID},
+		audit.AppointmentRead, "appointment", ap.ID, meta); err != nil {
+		return domain.Appointment{}, err
+	}
+	e, err := a.event(ctx, c, audit.AppointmentRead, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
+	if err == nil {
+		err = audit.RecordNow(ctx, a.d.Store.DB(), e)
+	}
+	if err != nil {
+		return domain.Appointment{}, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
+	}
+	return ap, nil
+}
+
+// ErrAuditUnavailable means a read could not be recorded, so nothing is
+// returned (503).
+var ErrAuditUnavailable = errors.New("audit event could not be recorded")
+
+// Reschedule moves an appointment to start, keeping its length; a time the
+// practitioner already has booked is domain.ErrSlotTaken.
+func (a *App) Reschedule(ctx context.Context, c authz.Principal, id string, start time.Time, meta RequestMeta) (domain.Appointment, error) {
+	if start.IsZero() {
+		return domain.Appointment{}, bad("start", "is required: an RFC 3339 time")
+	}
+	ap, owner, err := a.load(ctx, c, id)
+	if err != nil {
+		return domain.Appointment{}, err
+	}
+	if err := a.authorize(ctx, c, authz.ActionAppointmentWrite, authz.Resource{OwnerUserID: owner, PatientID: ap.PatientID},
+		audit.AppointmentWrite, "appointment", ap.ID, meta); err != nil {
+		return domain.Appointment{}, err
+	}
+	if ap.Status == domain.Cancelled {
+		return domain.Appointment{}, fmt.Errorf("appointment %s is cancelled: %w", id, domain.ErrConflict)
+	}
+	e, err := a.event(ctx, c, audit.AppointmentWrite, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
+	if err != nil {
+		return domain.Appointment{}, err
+	}
+	start = start.UTC().Truncate(time.Minute)
+	return a.d.Store.Reschedule(ctx, c.ClinicID, id, start, start.Add(ap.End.Sub(ap.Start)), e)
+}
+
+// Cancel cancels an appointment, which frees the practitioner's time.
+func (a *App) Cancel(ctx context.Context, c authz.Principal, id string, meta RequestMeta) (domain.Appointment, error) {
+	ap, owner, err := a.load(ctx, c, id)
+	if err != nil {
+		return domain.Appointment{}, err
+	}
+	if err := a.authorize(ctx, c, authz.ActionAppointmentWrite, authz.Resource{OwnerUserID: owner, PatientID: ap.PatientID},
+		audit.AppointmentWrite, "appointment", ap.ID, meta); err != nil {
+		return domain.Appointment{}, err
+	}
+	e, err := a.event(ctx, c, audit.AppointmentWrite, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
+	if err != nil {
+		return domain.Appointment{}, err
+	}
+	if err := a.d.Store.SetStatus(ctx, c.ClinicID, id, domain.Cancelled, e); err != nil {
+		return domain.Appointment{}, err
+	}
+	ap.Status = domain.Cancelled
+	return ap, nil
+}

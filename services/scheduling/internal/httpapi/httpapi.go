@@ -31,6 +31,9 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("POST /v1/practitioners", authed(a.addPractitioner))
 	mux.Handle("POST /v1/treatments", authed(a.addTreatment))
 	mux.Handle("POST /v1/appointments", authed(a.book))
+	mux.Handle("GET /v1/appointments/{id}", authed(a.getAppointment))
+	mux.Handle("POST /v1/appointments/{id}/reschedule", authed(a.reschedule))
+	mux.Handle("POST /v1/appointments/{id}/cancel", authed(a.cancel))
 }
 
 func principal(r *http.Request) authz.Principal {
@@ -63,6 +66,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.Conflict("this conflicts with an existing record"))
 	case errors.Is(err, domain.ErrNotFound):
 		problem.Write(w, r, problem.NotFound("no such resource in this clinic"))
+	case errors.Is(err, app.ErrAuditUnavailable):
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, r, problem.Unavailable("the read could not be recorded, so nothing is shown; retry shortly"))
 	default:
 		a.Logger.ErrorContext(r.Context(), "scheduling request failed", slog.String("error", err.Error()))
 		problem.Write(w, r, problem.Internal())
@@ -117,12 +123,38 @@ func (a *API) book(w http.ResponseWriter, r *http.Request) {
 	}
 	ap, err := a.App.Book(r.Context(), principal(r), app.BookInput{PatientID: req.PatientID, PractitionerID: req.PractitionerID,
 		TreatmentID: req.TreatmentID, LocationID: req.LocationID, Start: req.Start}, meta(r))
+	a.answer(w, r, http.StatusCreated, ap, err)
+}
+
+// answer writes the appointment, or the error as a problem.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, ap domain.Appointment, err error) {
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, map[string]any{
+	httpjson.Write(w, status, map[string]any{
 		"id": ap.ID, "patient_id": ap.PatientID, "practitioner_id": ap.PractitionerID, "treatment_id": ap.TreatmentID,
 		"location_id": ap.LocationID, "start": ap.Start, "end": ap.End, "status": ap.Status,
 	})
+}
+
+func (a *API) getAppointment(w http.ResponseWriter, r *http.Request) {
+	ap, err := a.App.Appointment(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	a.answer(w, r, http.StatusOK, ap, err)
+}
+
+func (a *API) reschedule(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Start time.Time `json:"start"`
+	}
+	if !decode(w, r, &req) {
+		return
+	}
+	ap, err := a.App.Reschedule(r.Context(), principal(r), r.PathValue("id"), req.Start, meta(r))
+	a.answer(w, r, http.StatusOK, ap, err)
+}
+
+func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
+	ap, err := a.App.Cancel(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	a.answer(w, r, http.StatusOK, ap, err)
 }

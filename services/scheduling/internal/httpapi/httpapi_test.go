@@ -130,3 +130,32 @@ func TestBook_RefusalsAndBadInput(t *testing.T) {
 	}
 	require.Equal(t, http.StatusBadRequest, f.do(&owner, http.MethodPost, "/v1/treatments", `{"name":"","duration_minutes":2}`).Code)
 }
+
+func TestAppointments_ReadRescheduleCancel(t *testing.T) {
+	f := newFixture(t)
+	owner := f.auth.SignIn(authz.RoleOwner, nil)
+	billing := f.auth.SignIn(authz.RoleBilling, nil)
+	prac := f.created(&owner, "/v1/practitioners", `{"user_id":"`+uuid.NewString()+`"}`)
+	treat := f.created(&owner, "/v1/treatments", `{"name":"Follow-up","duration_minutes":30}`)
+	book := func(start string) string {
+		return f.created(&owner, "/v1/appointments", fmt.Sprintf(
+			`{"patient_id":"%s","practitioner_id":"%s","treatment_id":"%s","start":"%s"}`, uuid.NewString(), prac, treat, start))
+	}
+	first, second := book("2026-12-01T21:00:00Z"), book("2026-12-01T22:00:00Z")
+
+	got := f.do(&billing, http.MethodGet, "/v1/appointments/"+first, "")
+	require.Equal(t, http.StatusOK, got.Code, "billing reads appointments")
+	require.Contains(t, got.Body.String(), `"end":"2026-12-01T21:30:00Z"`)
+	require.Equal(t, http.StatusForbidden, f.do(&billing, http.MethodPost, "/v1/appointments/"+first+"/cancel", "").Code)
+
+	clash := f.do(&owner, http.MethodPost, "/v1/appointments/"+second+"/reschedule", `{"start":"2026-12-01T21:15:00Z"}`)
+	require.Equal(t, http.StatusConflict, clash.Code, clash.Body.String())
+	require.Equal(t, http.StatusOK, f.do(&owner, http.MethodPost, "/v1/appointments/"+first+"/cancel", "").Code)
+	moved := f.do(&owner, http.MethodPost, "/v1/appointments/"+second+"/reschedule", `{"start":"2026-12-01T21:15:00Z"}`)
+	require.Equal(t, http.StatusOK, moved.Code, "the cancelled appointment freed its time: %s", moved.Body.String())
+	require.Contains(t, moved.Body.String(), `"end":"2026-12-01T21:45:00Z"`, "the length is kept")
+	require.Equal(t, http.StatusConflict, f.do(&owner, http.MethodPost, "/v1/appointments/"+first+"/reschedule", `{"start":"2026-12-02T21:00:00Z"}`).Code,
+		"a cancelled appointment is not moved")
+	require.Equal(t, http.StatusNotFound, f.do(&owner, http.MethodGet, "/v1/appointments/"+uuid.NewString(), "").Code)
+	require.Equal(t, http.StatusBadRequest, f.do(&owner, http.MethodPost, "/v1/appointments/"+second+"/reschedule", `{}`).Code)
+}

@@ -154,6 +154,13 @@ func PrincipalFrom(ctx context.Context) (authz.Principal, bool) {
 	return p, ok
 }
 
+// Caller is the authenticated caller of r, for handlers behind Require
+// (the zero Principal elsewhere, which authz.Decide denies everything).
+func Caller(r *http.Request) authz.Principal {
+	p, _ := PrincipalFrom(r.Context())
+	return p
+}
+
 // NotConfigured answers every request with 503: the service runs without
 // the Redis its sessions need, so nothing can be authenticated.
 var NotConfigured http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

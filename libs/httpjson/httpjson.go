@@ -35,6 +35,16 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any) *problem.Problem {
 	return DecodeReader(body, dst)
 }
 
+// Read is Decode for a handler: on a bad body it writes the problem and
+// reports false, and the handler returns.
+func Read(w http.ResponseWriter, r *http.Request, dst any) bool {
+	if p := Decode(w, r, dst); p != nil {
+		problem.Write(w, r, p)
+		return false
+	}
+	return true
+}
+
 // DecodeReader is Decode without the HTTP wrapping: it is what the fuzz
 // test drives directly.
 func DecodeReader(body io.Reader, dst any) *problem.Problem {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/pdfdoc"
@@ -38,7 +39,7 @@ func (a *API) exportChart(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Validation(bad...))
 		return
 	}
-	p := principal(r)
+	p := authn.Caller(r)
 	ex, err := a.App.ExportChart(r.Context(), p, r.PathValue("id"),
 		app.ExportSelection{EntryIDs: q["entry_id"], PractitionerID: q.Get("practitioner_id")}, meta(r))
 	if err != nil {

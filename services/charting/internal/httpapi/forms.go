@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/services/charting/internal/domain"
@@ -30,10 +31,10 @@ func templateToAPI(t domain.FormTemplate) templateJSON {
 
 func (a *API) saveTemplate(w http.ResponseWriter, r *http.Request, id string, status int) {
 	var req templateRequest
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	t, err := a.App.SaveFormTemplate(r.Context(), principal(r), id, req.Name, req.Questions, meta(r))
+	t, err := a.App.SaveFormTemplate(r.Context(), authn.Caller(r), id, req.Name, req.Questions, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -50,7 +51,7 @@ func (a *API) updateTemplate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listTemplates(w http.ResponseWriter, r *http.Request) {
-	ts, err := a.App.FormTemplates(r.Context(), principal(r))
+	ts, err := a.App.FormTemplates(r.Context(), authn.Caller(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -63,7 +64,7 @@ func (a *API) listTemplates(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getTemplate(w http.ResponseWriter, r *http.Request) {
-	t, err := a.App.FormTemplate(r.Context(), principal(r), r.PathValue("id"))
+	t, err := a.App.FormTemplate(r.Context(), authn.Caller(r), r.PathValue("id"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -101,10 +102,10 @@ func (a *API) sendForm(w http.ResponseWriter, r *http.Request) {
 		TemplateID     string `json:"template_id"`
 		ExpiresInHours int    `json:"expires_in_hours"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	f, token, err := a.App.SendForm(r.Context(), principal(r), r.PathValue("id"), req.TemplateID,
+	f, token, err := a.App.SendForm(r.Context(), authn.Caller(r), r.PathValue("id"), req.TemplateID,
 		time.Duration(req.ExpiresInHours)*time.Hour, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
@@ -117,7 +118,7 @@ func (a *API) sendForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) patientForms(w http.ResponseWriter, r *http.Request) {
-	fs, err := a.App.PatientForms(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	fs, err := a.App.PatientForms(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -131,7 +132,7 @@ func (a *API) patientForms(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getForm(w http.ResponseWriter, r *http.Request) {
-	cf, err := a.App.GetForm(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	cf, err := a.App.GetForm(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -148,7 +149,7 @@ func (a *API) openForm(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Token string `json:"token"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	t, f, err := a.App.OpenForm(r.Context(), edgeauth.ClinicID(r.Context()), req.Token)
@@ -168,7 +169,7 @@ func (a *API) submitForm(w http.ResponseWriter, r *http.Request) {
 			TypedName string `json:"typed_name"`
 		} `json:"signature"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	f, err := a.App.CompleteForm(r.Context(), edgeauth.ClinicID(r.Context()), req.Token, req.Answers, req.Signature.TypedName, meta(r))

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/services/charting/internal/app"
@@ -106,10 +107,10 @@ func patientToAPI(v app.PatientView) patientResponse {
 
 func (a *API) createPatient(w http.ResponseWriter, r *http.Request) {
 	var req patientRequest
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	v, err := a.App.CreatePatient(r.Context(), principal(r), req.toApp(), meta(r))
+	v, err := a.App.CreatePatient(r.Context(), authn.Caller(r), req.toApp(), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -119,7 +120,7 @@ func (a *API) createPatient(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
-	v, err := a.App.GetPatient(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	v, err := a.App.GetPatient(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -129,10 +130,10 @@ func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) patchPatient(w http.ResponseWriter, r *http.Request) {
 	var req patientRequest
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	v, err := a.App.UpdatePatient(r.Context(), principal(r), r.PathValue("id"), req.toApp(), meta(r))
+	v, err := a.App.UpdatePatient(r.Context(), authn.Caller(r), r.PathValue("id"), req.toApp(), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -157,7 +158,7 @@ func (a *API) searchPatients(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Limit = n
 	}
-	vs, err := a.App.SearchPatients(r.Context(), principal(r), s, meta(r))
+	vs, err := a.App.SearchPatients(r.Context(), authn.Caller(r), s, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -177,7 +178,7 @@ func (a *API) searchPatients(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) assignPractitioner(w http.ResponseWriter, r *http.Request) {
-	if err := a.App.AssignPractitioner(r.Context(), principal(r), r.PathValue("id"), r.PathValue("user_id"), meta(r)); err != nil {
+	if err := a.App.AssignPractitioner(r.Context(), authn.Caller(r), r.PathValue("id"), r.PathValue("user_id"), meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -185,7 +186,7 @@ func (a *API) assignPractitioner(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) unassignPractitioner(w http.ResponseWriter, r *http.Request) {
-	if err := a.App.UnassignPractitioner(r.Context(), principal(r), r.PathValue("id"), r.PathValue("user_id"), meta(r)); err != nil {
+	if err := a.App.UnassignPractitioner(r.Context(), authn.Caller(r), r.PathValue("id"), r.PathValue("user_id"), meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -258,10 +259,10 @@ func entryToAPI(e domain.Entry) entryResponse {
 
 func (a *API) createEntry(w http.ResponseWriter, r *http.Request) {
 	var req entryRequest
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	e, err := a.App.CreateEntry(r.Context(), principal(r), r.PathValue("id"), req.toApp(), meta(r))
+	e, err := a.App.CreateEntry(r.Context(), authn.Caller(r), r.PathValue("id"), req.toApp(), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -275,7 +276,7 @@ type entryList struct {
 }
 
 func (a *API) listEntries(w http.ResponseWriter, r *http.Request) {
-	es, err := a.App.ListEntries(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	es, err := a.App.ListEntries(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -288,7 +289,7 @@ func (a *API) listEntries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getEntry(w http.ResponseWriter, r *http.Request) {
-	e, err := a.App.GetEntry(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	e, err := a.App.GetEntry(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -298,10 +299,10 @@ func (a *API) getEntry(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
 	var req entryRequest
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	e, err := a.App.UpdateEntry(r.Context(), principal(r), r.PathValue("id"), req.toApp(), meta(r))
+	e, err := a.App.UpdateEntry(r.Context(), authn.Caller(r), r.PathValue("id"), req.toApp(), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -310,7 +311,7 @@ func (a *API) patchEntry(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) signEntry(w http.ResponseWriter, r *http.Request) {
-	e, err := a.App.SignEntry(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	e, err := a.App.SignEntry(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -322,10 +323,10 @@ func (a *API) amendEntry(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Notes string `json:"notes"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	e, err := a.App.AmendEntry(r.Context(), principal(r), r.PathValue("id"), req.Notes, meta(r))
+	e, err := a.App.AmendEntry(r.Context(), authn.Caller(r), r.PathValue("id"), req.Notes, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -337,10 +338,10 @@ func (a *API) mergePatient(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		DuplicateID string `json:"duplicate_id"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	v, err := a.App.MergePatients(r.Context(), principal(r), r.PathValue("id"), req.DuplicateID, meta(r))
+	v, err := a.App.MergePatients(r.Context(), authn.Caller(r), r.PathValue("id"), req.DuplicateID, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

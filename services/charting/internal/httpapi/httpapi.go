@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/havenhealth/haven/libs/authn"
-	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/httpjson"
@@ -68,23 +66,8 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("POST /v1/entries/{id}/amendments", authed(a.amendEntry))
 }
 
-// principal is the caller authn put in the request.
-func principal(r *http.Request) authz.Principal {
-	p, _ := authn.PrincipalFrom(r.Context())
-	return p
-}
-
 func meta(r *http.Request) app.RequestMeta {
 	return app.RequestMeta{IP: r.Header.Get(edgeauth.HeaderClientIP)}
-}
-
-// decode reads a JSON body or writes the problem; it reports success.
-func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
-	if p := httpjson.Decode(w, r, dst); p != nil {
-		problem.Write(w, r, p)
-		return false
-	}
-	return true
 }
 
 // writeError maps domain and app errors to problems; the one place it happens.

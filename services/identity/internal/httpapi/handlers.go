@@ -48,10 +48,10 @@ func (a *API) closedClinics(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) closureChallenge(w http.ResponseWriter, r *http.Request) {
 	var req passwordOnly
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	c, err := a.App.StartClosureChallenge(r.Context(), principal(r), req.Password, meta(r))
+	c, err := a.App.StartClosureChallenge(r.Context(), authn.Caller(r), req.Password, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -75,10 +75,10 @@ func (a *API) requestClosure(w http.ResponseWriter, r *http.Request) {
 		Code        string          `json:"code"`
 		Credential  json.RawMessage `json:"credential"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	c, err := a.App.RequestClosure(r.Context(), principal(r), app.ClosureRequest{Password: req.Password, ChallengeID: req.ChallengeID,
+	c, err := a.App.RequestClosure(r.Context(), authn.Caller(r), app.ClosureRequest{Password: req.Password, ChallengeID: req.ChallengeID,
 		Method: req.Method, Code: req.Code, Credential: req.Credential}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
@@ -92,7 +92,7 @@ func (a *API) requestClosure(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
-	if err := a.App.RotateClinicKey(r.Context(), principal(r), meta(r)); err != nil {
+	if err := a.App.RotateClinicKey(r.Context(), authn.Caller(r), meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -100,7 +100,7 @@ func (a *API) rotateKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) cancelClosure(w http.ResponseWriter, r *http.Request) {
-	c, err := a.App.CancelClosure(r.Context(), principal(r), meta(r))
+	c, err := a.App.CancelClosure(r.Context(), authn.Caller(r), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -110,7 +110,7 @@ func (a *API) cancelClosure(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) provision(w http.ResponseWriter, r *http.Request) {
 	var req provisioning.Clinic
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	res, err := a.App.Provision(r.Context(), req)
@@ -190,7 +190,7 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	res, err := a.App.SignIn(r.Context(), edgeauth.ClinicID(r.Context()), req.Email, req.Password, meta(r))
@@ -219,7 +219,7 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) {
 		Code        string          `json:"code"`
 		Credential  json.RawMessage `json:"credential"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	tok, err := a.App.Verify(r.Context(), edgeauth.ClinicID(r.Context()), req.ChallengeID, req.Method, req.Code, req.Credential, meta(r))
@@ -237,7 +237,7 @@ func (a *API) requestReset(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Email string `json:"email"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	if err := a.App.RequestPasswordReset(r.Context(), edgeauth.ClinicID(r.Context()), req.Email, meta(r)); err != nil {
@@ -251,7 +251,7 @@ func (a *API) completeReset(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Password string `json:"password"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	if err := a.App.CompleteReset(r.Context(), edgeauth.ClinicID(r.Context()), r.PathValue("token"), req.Password, meta(r)); err != nil {
@@ -265,7 +265,7 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Password string `json:"password"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	if err := a.App.AcceptInvitation(r.Context(), edgeauth.ClinicID(r.Context()), r.PathValue("token"), req.Password, meta(r)); err != nil {
@@ -273,11 +273,6 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func principal(r *http.Request) authz.Principal {
-	p, _ := authn.PrincipalFrom(r.Context())
-	return p
 }
 
 type userResponse struct {
@@ -298,7 +293,7 @@ func userToAPI(u domain.User) userResponse {
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
+	p := authn.Caller(r)
 	u, methods, err := a.App.Me(r.Context(), p)
 	if err != nil {
 		a.writeError(w, r, err)
@@ -314,10 +309,10 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	if err := a.App.ChangePassword(r.Context(), principal(r), req.Current, req.New, meta(r)); err != nil {
+	if err := a.App.ChangePassword(r.Context(), authn.Caller(r), req.Current, req.New, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -325,7 +320,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) signOut(w http.ResponseWriter, r *http.Request) {
-	if err := a.App.SignOut(r.Context(), principal(r), meta(r)); err != nil {
+	if err := a.App.SignOut(r.Context(), authn.Caller(r), meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -333,7 +328,7 @@ func (a *API) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
-	n, err := a.App.SignOutEverywhere(r.Context(), principal(r), meta(r))
+	n, err := a.App.SignOutEverywhere(r.Context(), authn.Caller(r), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -342,7 +337,7 @@ func (a *API) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
-	tok, err := a.App.Refresh(r.Context(), principal(r), meta(r))
+	tok, err := a.App.Refresh(r.Context(), authn.Caller(r), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -359,10 +354,10 @@ func (a *API) enrollSMS(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 		Phone    string `json:"phone"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	if err := a.App.EnrollSMS(r.Context(), principal(r), req.Password, req.Phone, meta(r)); err != nil {
+	if err := a.App.EnrollSMS(r.Context(), authn.Caller(r), req.Password, req.Phone, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -371,10 +366,10 @@ func (a *API) enrollSMS(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) beginTOTP(w http.ResponseWriter, r *http.Request) {
 	var req passwordOnly
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	secret, uri, err := a.App.BeginTOTP(r.Context(), principal(r), req.Password)
+	secret, uri, err := a.App.BeginTOTP(r.Context(), authn.Caller(r), req.Password)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -388,10 +383,10 @@ func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 		Secret   string `json:"secret"`
 		Code     string `json:"code"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	if err := a.App.ConfirmTOTP(r.Context(), principal(r), req.Password, req.Secret, req.Code, meta(r)); err != nil {
+	if err := a.App.ConfirmTOTP(r.Context(), authn.Caller(r), req.Password, req.Secret, req.Code, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -400,10 +395,10 @@ func (a *API) confirmTOTP(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 	var req passwordOnly
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	codes, err := a.App.NewRecoveryCodes(r.Context(), principal(r), req.Password, meta(r))
+	codes, err := a.App.NewRecoveryCodes(r.Context(), authn.Caller(r), req.Password, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -413,10 +408,10 @@ func (a *API) recoveryCodes(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) beginPasskey(w http.ResponseWriter, r *http.Request) {
 	var req passwordOnly
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	id, opts, err := a.App.BeginPasskey(r.Context(), principal(r), req.Password)
+	id, opts, err := a.App.BeginPasskey(r.Context(), authn.Caller(r), req.Password)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -428,10 +423,10 @@ func (a *API) finishPasskey(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Credential json.RawMessage `json:"credential"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	if err := a.App.FinishPasskey(r.Context(), principal(r), r.PathValue("challenge_id"), req.Credential, meta(r)); err != nil {
+	if err := a.App.FinishPasskey(r.Context(), authn.Caller(r), r.PathValue("challenge_id"), req.Credential, meta(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -446,10 +441,10 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		Password string        `json:"password"`
 		Grants   *authz.Grants `json:"grants"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	u, err := a.App.CreateUser(r.Context(), principal(r), app.NewUser{Name: req.Name, Email: req.Email, Role: req.Role,
+	u, err := a.App.CreateUser(r.Context(), authn.Caller(r), app.NewUser{Name: req.Name, Email: req.Email, Role: req.Role,
 		Password: req.Password, Grants: req.Grants}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
@@ -464,7 +459,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	users, err := a.App.ListUsers(r.Context(), principal(r), r.URL.Query().Get("cursor"), limit)
+	users, err := a.App.ListUsers(r.Context(), authn.Caller(r), r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -481,7 +476,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
-	u, err := a.App.GetUser(r.Context(), principal(r), r.PathValue("id"))
+	u, err := a.App.GetUser(r.Context(), authn.Caller(r), r.PathValue("id"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -495,10 +490,10 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) {
 		Role   *string       `json:"role"`
 		Grants *authz.Grants `json:"grants"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	u, err := a.App.UpdateUser(r.Context(), principal(r), r.PathValue("id"), app.UserPatch{Name: req.Name, Role: req.Role, Grants: req.Grants}, meta(r))
+	u, err := a.App.UpdateUser(r.Context(), authn.Caller(r), r.PathValue("id"), app.UserPatch{Name: req.Name, Role: req.Role, Grants: req.Grants}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -507,7 +502,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deactivate(w http.ResponseWriter, r *http.Request) {
-	u, err := a.App.Deactivate(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	u, err := a.App.Deactivate(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -516,7 +511,7 @@ func (a *API) deactivate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reactivate(w http.ResponseWriter, r *http.Request) {
-	u, err := a.App.Reactivate(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	u, err := a.App.Reactivate(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -537,7 +532,7 @@ func settingsToAPI(s domain.Settings) settingsResponse {
 }
 
 func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
-	s, err := a.App.Settings(r.Context(), principal(r))
+	s, err := a.App.Settings(r.Context(), authn.Caller(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -550,10 +545,10 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
 		IdleTimeoutMinutes *int  `json:"idle_timeout_minutes"`
 		RequireTwoStep     *bool `json:"require_two_step"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	s, err := a.App.UpdateSettings(r.Context(), principal(r), app.SettingsPatch{IdleTimeoutMinutes: req.IdleTimeoutMinutes, RequireTwoStep: req.RequireTwoStep}, meta(r))
+	s, err := a.App.UpdateSettings(r.Context(), authn.Caller(r), app.SettingsPatch{IdleTimeoutMinutes: req.IdleTimeoutMinutes, RequireTwoStep: req.RequireTwoStep}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -609,7 +604,7 @@ func (a *API) loginHistory(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Validation(bad...))
 		return
 	}
-	items, err := a.App.LoginHistory(r.Context(), principal(r), f, meta(r))
+	items, err := a.App.LoginHistory(r.Context(), authn.Caller(r), f, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

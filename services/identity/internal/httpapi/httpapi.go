@@ -14,7 +14,6 @@ import (
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/fieldcrypt"
-	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/provisioning"
@@ -102,15 +101,6 @@ func (a *API) refreshable(h http.HandlerFunc) http.Handler {
 		return edgeauth.Require(a.Secret, a.Region, authn.NotConfigured)
 	}
 	return edgeauth.Require(a.Secret, a.Region, auth.Require(h))
-}
-
-// decode reads a JSON body or writes the problem; it reports success.
-func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
-	if p := httpjson.Decode(w, r, dst); p != nil {
-		problem.Write(w, r, p)
-		return false
-	}
-	return true
 }
 
 func meta(r *http.Request) app.RequestMeta {

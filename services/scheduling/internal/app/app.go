@@ -204,32 +204,32 @@ func (a *App) Book(ctx context.Context, c authz.Principal, in BookInput, meta Re
 	return ap, nil
 }
 
-// load returns an appointment and the user id of its practitioner, for
-// authorisation (a practitioner's own diary).
-func (a *App) load(ctx context.Context, c authz.Principal, id string) (domain.Appointment, string, error) {
+// load returns an appointment once the caller may do act on it (with the
+// practitioner's user id as the diary's owner); a refusal is recorded as a
+// denied ev.
+func (a *App) load(ctx context.Context, c authz.Principal, id string, act authz.Action, ev audit.Action, meta RequestMeta) (domain.Appointment, error) {
 	if !audit.ValidID(id) {
-		return domain.Appointment{}, "", domain.ErrNotFound
+		return domain.Appointment{}, domain.ErrNotFound
 	}
 	ap, err := a.d.Store.Appointment(ctx, c.ClinicID, id)
 	if err != nil {
-		return domain.Appointment{}, "", err
+		return domain.Appointment{}, err
 	}
 	pr, err := a.d.Store.Practitioner(ctx, c.ClinicID, ap.PractitionerID)
 	if err != nil {
-		return domain.Appointment{}, "", err
+		return domain.Appointment{}, err
 	}
-	return ap, pr.UserID, nil
+	if err := a.authorize(ctx, c, act, authz.Resource{OwnerUserID: pr.UserID, PatientID: ap.PatientID}, ev, "appointment", ap.ID, meta); err != nil {
+		return domain.Appointment{}, err
+	}
+	return ap, nil
 }
 
 // Appointment returns one appointment (appointment.read), recorded before
 // it is returned.
 func (a *App) Appointment(ctx context.Context, c authz.Principal, id string, meta RequestMeta) (domain.Appointment, error) {
-	ap, owner, err := a.load(ctx, c, id)
+	ap, err := a.load(ctx, c, id, authz.ActionAppointmentRead, audit.AppointmentRead, meta)
 	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if err := a.authorize(ctx, c, authz.ActionAppointmentRead, authz.Resource{OwnerUserID: owner, PatientID: ap.PatientID},
-		audit.AppointmentRead, "appointment", ap.ID, meta); err != nil {
 		return domain.Appointment{}, err
 	}
 	e, err := a.event(ctx, c, audit.AppointmentRead, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
@@ -252,12 +252,8 @@ func (a *App) Reschedule(ctx context.Context, c authz.Principal, id string, star
 	if start.IsZero() {
 		return domain.Appointment{}, bad("start", "is required: an RFC 3339 time")
 	}
-	ap, owner, err := a.load(ctx, c, id)
+	ap, err := a.load(ctx, c, id, authz.ActionAppointmentWrite, audit.AppointmentWrite, meta)
 	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if err := a.authorize(ctx, c, authz.ActionAppointmentWrite, authz.Resource{OwnerUserID: owner, PatientID: ap.PatientID},
-		audit.AppointmentWrite, "appointment", ap.ID, meta); err != nil {
 		return domain.Appointment{}, err
 	}
 	if ap.Status == domain.Cancelled {
@@ -273,12 +269,8 @@ func (a *App) Reschedule(ctx context.Context, c authz.Principal, id string, star
 
 // Cancel cancels an appointment, which frees the practitioner's time.
 func (a *App) Cancel(ctx context.Context, c authz.Principal, id string, meta RequestMeta) (domain.Appointment, error) {
-	ap, owner, err := a.load(ctx, c, id)
+	ap, err := a.load(ctx, c, id, authz.ActionAppointmentWrite, audit.AppointmentWrite, meta)
 	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if err := a.authorize(ctx, c, authz.ActionAppointmentWrite, authz.Resource{OwnerUserID: owner, PatientID: ap.PatientID},
-		audit.AppointmentWrite, "appointment", ap.ID, meta); err != nil {
 		return domain.Appointment{}, err
 	}
 	e, err := a.event(ctx, c, audit.AppointmentWrite, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/havenhealth/haven/libs/authn"
-	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/httpjson"
 	"github.com/havenhealth/haven/libs/httpserver"
@@ -36,21 +35,8 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("POST /v1/appointments/{id}/cancel", authed(a.cancel))
 }
 
-func principal(r *http.Request) authz.Principal {
-	p, _ := authn.PrincipalFrom(r.Context())
-	return p
-}
-
 func meta(r *http.Request) app.RequestMeta {
 	return app.RequestMeta{IP: r.Header.Get(edgeauth.HeaderClientIP)}
-}
-
-func decode(w http.ResponseWriter, r *http.Request, dst any) bool {
-	if p := httpjson.Decode(w, r, dst); p != nil {
-		problem.Write(w, r, p)
-		return false
-	}
-	return true
 }
 
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -79,10 +65,10 @@ func (a *API) addPractitioner(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		UserID string `json:"user_id"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	p, err := a.App.AddPractitioner(r.Context(), principal(r), req.UserID, meta(r))
+	p, err := a.App.AddPractitioner(r.Context(), authn.Caller(r), req.UserID, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -97,10 +83,10 @@ func (a *API) addTreatment(w http.ResponseWriter, r *http.Request) {
 		PriceCents      int64  `json:"price_cents"`
 		OnlineBookable  bool   `json:"online_bookable"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	t, err := a.App.AddTreatment(r.Context(), principal(r), app.TreatmentInput{Name: req.Name, DurationMinutes: req.DurationMinutes,
+	t, err := a.App.AddTreatment(r.Context(), authn.Caller(r), app.TreatmentInput{Name: req.Name, DurationMinutes: req.DurationMinutes,
 		PriceCents: req.PriceCents, OnlineBookable: req.OnlineBookable}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
@@ -118,10 +104,10 @@ func (a *API) book(w http.ResponseWriter, r *http.Request) {
 		LocationID     string    `json:"location_id"`
 		Start          time.Time `json:"start"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	ap, err := a.App.Book(r.Context(), principal(r), app.BookInput{PatientID: req.PatientID, PractitionerID: req.PractitionerID,
+	ap, err := a.App.Book(r.Context(), authn.Caller(r), app.BookInput{PatientID: req.PatientID, PractitionerID: req.PractitionerID,
 		TreatmentID: req.TreatmentID, LocationID: req.LocationID, Start: req.Start}, meta(r))
 	a.answer(w, r, http.StatusCreated, ap, err)
 }
@@ -139,7 +125,7 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, ap doma
 }
 
 func (a *API) getAppointment(w http.ResponseWriter, r *http.Request) {
-	ap, err := a.App.Appointment(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	ap, err := a.App.Appointment(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	a.answer(w, r, http.StatusOK, ap, err)
 }
 
@@ -147,14 +133,14 @@ func (a *API) reschedule(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Start time.Time `json:"start"`
 	}
-	if !decode(w, r, &req) {
+	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	ap, err := a.App.Reschedule(r.Context(), principal(r), r.PathValue("id"), req.Start, meta(r))
+	ap, err := a.App.Reschedule(r.Context(), authn.Caller(r), r.PathValue("id"), req.Start, meta(r))
 	a.answer(w, r, http.StatusOK, ap, err)
 }
 
 func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
-	ap, err := a.App.Cancel(r.Context(), principal(r), r.PathValue("id"), meta(r))
+	ap, err := a.App.Cancel(r.Context(), authn.Caller(r), r.PathValue("id"), meta(r))
 	a.answer(w, r, http.StatusOK, ap, err)
 }

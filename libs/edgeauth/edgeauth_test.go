@@ -1,6 +1,7 @@
 package edgeauth
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -85,4 +86,54 @@ func TestRequire(t *testing.T) {
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, signed("GET", "/v1/clinic", "c9", "london", time.Now()))
 	require.Equal(t, http.StatusMisdirectedRequest, rec.Code)
+}
+
+func TestInternal_DomainsDoNotMix(t *testing.T) {
+	secret := []byte("region-secret-0123456789")
+	now := time.Now()
+	ok := httptest.NewRecorder()
+	var seen string
+	h := RequireInternal(secret, "montreal", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = ClinicID(r.Context()) }))
+
+	r := httptest.NewRequest(http.MethodPost, "/internal/v1/messages", nil)
+	SignInternal(r, secret, "c1", "montreal", now)
+	h.ServeHTTP(ok, r)
+	if ok.Code != http.StatusOK || seen != "c1" {
+		t.Fatalf("internal signature refused: %d %q", ok.Code, seen)
+	}
+
+	// A router signature (what a client gets by going through the router)
+	// must not open an internal endpoint.
+	r = httptest.NewRequest(http.MethodPost, "/internal/v1/messages", nil)
+	Sign(r, secret, "c1", "montreal", now)
+	r.Header.Set(HeaderInternal, r.Header.Get(HeaderSignature))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("router signature opened an internal endpoint: %d", w.Code)
+	}
+	// And an internal signature is not a router signature.
+	r = httptest.NewRequest(http.MethodPost, "/v1/x", nil)
+	SignInternal(r, secret, "c1", "montreal", now)
+	r.Header.Set(HeaderSignature, r.Header.Get(HeaderInternal))
+	if _, err := Verify(r, secret, "montreal", now); err == nil {
+		t.Fatal("internal signature verified as the router's")
+	}
+	// Wrong region, other clinic, stale.
+	r = httptest.NewRequest(http.MethodPost, "/internal/v1/messages", nil)
+	SignInternal(r, secret, "c1", "sydney", now)
+	if _, err := VerifyInternal(r, secret, "montreal", now); !errors.Is(err, ErrWrongRegion) {
+		t.Fatalf("wrong region: %v", err)
+	}
+	r = httptest.NewRequest(http.MethodPost, "/internal/v1/messages", nil)
+	SignInternal(r, secret, "c1", "montreal", now)
+	r.Header.Set(HeaderClinicID, "c2")
+	if _, err := VerifyInternal(r, secret, "montreal", now); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("clinic swapped: %v", err)
+	}
+	r = httptest.NewRequest(http.MethodPost, "/internal/v1/messages", nil)
+	SignInternal(r, secret, "c1", "montreal", now.Add(-time.Hour))
+	if _, err := VerifyInternal(r, secret, "montreal", now); !errors.Is(err, ErrExpired) {
+		t.Fatalf("stale: %v", err)
+	}
 }

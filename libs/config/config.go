@@ -139,6 +139,11 @@ type Service struct {
 	PublicURL string `conf:"default:http://localhost:8080,help:the router's public base URL (names the token issuer)"`
 	// IdentityURL is this region's identity service, whose JWKS verifies tokens.
 	IdentityURL string `conf:"help:the region's identity service base URL (its JWKS verifies tokens)"`
+	// ChartingURL, MessagingURL and SchedulingURL are this region's peers,
+	// called with edgeauth.SignInternal (recipients, reminders, codes).
+	ChartingURL   string `conf:"help:the region's charting service base URL"`
+	MessagingURL  string `conf:"help:the region's messaging service base URL"`
+	SchedulingURL string `conf:"help:the region's scheduling service base URL"`
 	// SignInPerMinute bounds sign-in attempts per client IP and clinic.
 	SignInPerMinute int `conf:"default:30,help:sign-in attempts allowed per client IP and clinic per minute"`
 	Closure         Closure

@@ -28,5 +28,10 @@ func run(ctx context.Context, spec Spec) error {
 	if done, err := config.LoadOrHelp(&cfg); done || err != nil {
 		return err
 	}
+	if spec.Config != nil {
+		if done, err := config.LoadOrHelp(spec.Config); done || err != nil {
+			return err
+		}
+	}
 	return Run(ctx, spec, cfg, nil)
 }

@@ -41,6 +41,9 @@ type Spec struct {
 	// workers it started; they run after the HTTP server has drained and
 	// before the stores close.
 	Register func(ctx context.Context, d Deps, mux httpserver.Routes) ([]io.Closer, error)
+	// Config, when not nil, points to the service's own settings struct; it
+	// is loaded from the same environment (prefix HAVEN_) before Run.
+	Config any
 	// LogOutput overrides where logs go (tests); stdout when nil.
 	LogOutput io.Writer
 }

@@ -247,30 +247,28 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	publicURL := "http://localhost:" + routerPort
 	s.Manifest.PublicURL = publicURL
 
-	// Identity listens on slot 0 of each region; every service of the region
-	// verifies tokens against its key set.
-	identityAddr := map[residency.Region]string{}
+	// Every service of a region gets its port up front, so each one can be
+	// told where its peers are (identity's key set, charting's recipients,
+	// messaging for codes and reminders).
+	serviceAddr := map[residency.Region]map[string]string{}
 	for i, region := range residency.Regions() {
-		port, err := ports.next(i, 0)
-		if err != nil {
-			return nil, err
+		serviceAddr[region] = map[string]string{}
+		for j, svc := range Services {
+			port, err := ports.next(i, j)
+			if err != nil {
+				return nil, err
+			}
+			serviceAddr[region][svc] = "127.0.0.1:" + strconv.Itoa(port)
 		}
-		identityAddr[region] = "127.0.0.1:" + strconv.Itoa(port)
 	}
 
 	var upstreams, edgeSecrets []string
-	for i, region := range residency.Regions() {
+	for _, region := range residency.Regions() {
 		reg := s.Manifest.Regions[string(region)]
 		edgeSecrets = append(edgeSecrets, string(region)+"="+secrets[string(region)])
-		for j, svc := range Services {
-			addr := identityAddr[region]
-			if svc != "identity" {
-				port, err := ports.next(i, j)
-				if err != nil {
-					return nil, err
-				}
-				addr = "127.0.0.1:" + strconv.Itoa(port)
-			}
+		peers := serviceAddr[region]
+		for _, svc := range Services {
+			addr := peers[svc]
 			env := []string{
 				"HAVEN_REGION=" + string(region),
 				"HAVEN_HTTP_ADDR=" + addr,
@@ -284,7 +282,10 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				"HAVEN_VAULT_TOKEN=" + reg.VaultToken,
 				"HAVEN_EDGE_SECRET=" + secrets[string(region)],
 				"HAVEN_PUBLIC_URL=" + publicURL,
-				"HAVEN_IDENTITY_URL=http://" + identityAddr[region],
+				"HAVEN_IDENTITY_URL=http://" + peers["identity"],
+				"HAVEN_CHARTING_URL=http://" + peers["charting"],
+				"HAVEN_MESSAGING_URL=http://" + peers["messaging"],
+				"HAVEN_SCHEDULING_URL=http://" + peers["scheduling"],
 				// Messages (sign-in codes, resets, invitations) land in the
 				// region's own directory until the messaging service exists.
 				"HAVEN_DEV_OUTBOX=" + filepath.Join(reg.Dir, "outbox"),

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,6 +188,17 @@ func (a *API) lookup(w http.ResponseWriter, r *http.Request, slug string) (direc
 	return e, true
 }
 
+// internalPath reports whether an escaped service path names one of the
+// region's internal endpoints (/internal/...), however it is spelled.
+func internalPath(escaped string) bool {
+	p, err := url.PathUnescape(escaped)
+	if err != nil {
+		return true // unreadable: refuse rather than guess
+	}
+	p = strings.ToLower(path.Clean("/" + p))
+	return p == "/internal" || strings.HasPrefix(p, "/internal/")
+}
+
 // forward proxies /c/{slug}/{service}/{rest...} to the service in the
 // clinic's home region, with signed trusted headers.
 func (a *API) forward(proxy *httputil.ReverseProxy) http.Handler {
@@ -209,6 +221,12 @@ func (a *API) forward(proxy *httputil.ReverseProxy) http.Handler {
 		rest := strings.TrimPrefix(r.URL.EscapedPath(), "/c/"+slug+"/"+svc)
 		if rest == "" {
 			rest = "/"
+		}
+		if internalPath(rest) {
+			// Service-to-service endpoints are not part of the public API;
+			// they would refuse a router signature anyway.
+			problem.Write(w, r, problem.NotFound("no such endpoint"))
+			return
 		}
 		p := *proxy
 		p.Rewrite = func(pr *httputil.ProxyRequest) {

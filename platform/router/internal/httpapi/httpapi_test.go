@@ -100,6 +100,12 @@ func TestProxy_RefusesUnknownClinicServiceAndProvisioningEntries(t *testing.T) {
 		"/c/halfway/identity/v1/info":       http.StatusNotFound,
 		"/c/closed-clinic/identity/v1/info": http.StatusGone,
 		"/c/UPPER/identity/v1/info":         http.StatusNotFound,
+		// Service-to-service endpoints are never reachable from outside,
+		// however the path is spelled.
+		"/c/harbour/messaging/internal/v1/messages":   http.StatusNotFound,
+		"/c/harbour/messaging/INTERNAL/v1/messages":   http.StatusNotFound,
+		"/c/harbour/messaging/%69nternal/v1/messages": http.StatusNotFound,
+		"/c/harbour/charting/internal":                http.StatusNotFound,
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))

@@ -64,6 +64,8 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("PATCH /v1/entries/{id}", authed(a.patchEntry))
 	mux.Handle("POST /v1/entries/{id}/sign", authed(a.signEntry))
 	mux.Handle("POST /v1/entries/{id}/amendments", authed(a.amendEntry))
+	a.registerInternal(mux)
+	mux.Handle("POST /internal/v1/patients", edgeauth.RequireInternal(a.EdgeSecret, a.Region, http.HandlerFunc(a.createSignUpPatient)))
 }
 
 func meta(r *http.Request) app.RequestMeta {

@@ -9,15 +9,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"time"
 	_ "time/tzdata" // IANA zones must resolve in a distroless image too
 
 	"github.com/go-redis/redis_rate/v10"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/httpserver"
+	"github.com/havenhealth/haven/libs/messagingclient"
 	"github.com/havenhealth/haven/libs/service"
 	"github.com/havenhealth/haven/services/identity/internal/app"
+	"github.com/havenhealth/haven/services/identity/internal/charting"
 	"github.com/havenhealth/haven/services/identity/internal/domain"
 	"github.com/havenhealth/haven/services/identity/internal/httpapi"
 	"github.com/havenhealth/haven/services/identity/internal/mfa"
@@ -47,8 +52,18 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 	if d.Redis != nil {
 		appDeps.Lockout = &store.Lockout{Redis: d.Redis, Prefix: service.SessionPrefix}
 	}
-	if d.Config.Dev.Outbox != "" {
+	// Messages go through the region's messaging service; the devstack's
+	// outbox is the fallback where there is none.
+	switch {
+	case d.Config.MessagingURL != "":
+		appDeps.Notifier = &notify.Messaging{Client: &messagingclient.Client{BaseURL: d.Config.MessagingURL, Secret: d.EdgeSecret,
+			Region: string(d.Region), HTTP: peerClient()}}
+	case d.Config.Dev.Outbox != "":
 		appDeps.Notifier = &notify.Outbox{Dir: d.Config.Dev.Outbox}
+	}
+	// Patients' own sign-ups create their profile in the region's charting.
+	if d.Config.ChartingURL != "" {
+		appDeps.Profiles = &charting.Client{BaseURL: d.Config.ChartingURL, Secret: d.EdgeSecret, Region: string(d.Region), HTTP: peerClient()}
 	}
 	if u, err := url.Parse(d.Config.PublicURL); err == nil && u.Hostname() != "" {
 		w, err := mfa.NewWebAuthn(u.Hostname(), "Haven", []string{u.Scheme + "://" + u.Host})
@@ -94,6 +109,11 @@ func register(ctx context.Context, d service.Deps, mux httpserver.Routes) ([]io.
 			d.Logger.Error("carrying out due clinic closures", slog.String("error", err.Error()))
 		}
 	})}, nil
+}
+
+// peerClient calls the region's other services, traced.
+func peerClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport)}
 }
 
 // deriveKey derives a purpose-bound key from the region's edge secret, so a

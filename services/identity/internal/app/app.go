@@ -37,6 +37,9 @@ type Deps struct {
 	Sessions Sessions
 	Lockout  Lockout
 	Notifier Notifier
+	// Profiles creates the patient profile of a patient's own sign-up; nil
+	// turns self sign-up off (503).
+	Profiles PatientProfiles
 	Region   residency.Region
 	// Issuer names the region in tokens: {public URL}/r/{region}.
 	Issuer string

@@ -86,7 +86,11 @@ type fixture struct {
 	owner    authz.Principal
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with deps adjusted by with (when not nil)
+// before the App is built.
+func newFixtureWith(t *testing.T, with func(*app.Deps)) *fixture {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
@@ -101,12 +105,16 @@ func newFixture(t *testing.T) *fixture {
 	wa, err := mfa.NewWebAuthn("localhost", "Haven", []string{origin})
 	require.NoError(t, err)
 	in := &inbox{}
-	a := app.New(app.Deps{
+	deps := app.Deps{
 		Store: st, Sessions: sessions, Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Notifier: in,
 		Region: residency.Sydney, Issuer: origin + "/r/sydney", PublicURL: origin,
 		CodeKey: []byte(strings.Repeat("k", 32)), WebAuthn: wa, Now: clk.now, Keys: keys, Crypter: crypter,
 		ClosureGrace: 24 * time.Hour,
-	})
+	}
+	if with != nil {
+		with(&deps)
+	}
+	a := app.New(deps)
 	require.NoError(t, a.LoadKeys(context.Background()))
 	f := &fixture{keys: keys, db: db, app: a, store: st, sessions: sessions, clock: clk, inbox: in}
 	f.clinicID = uuid.NewString()
@@ -130,7 +138,7 @@ func (f *fixture) principalOf(t *testing.T, tok app.Token) authz.Principal {
 	require.NoError(t, err)
 	s, err := f.sessions.Touch(context.Background(), c.ClinicID, c.SessionID)
 	require.NoError(t, err)
-	return authz.Principal{ClinicID: s.ClinicID, UserID: s.UserID, SessionID: s.ID, Role: s.Role, Grants: s.Grants}
+	return authz.Principal{ClinicID: s.ClinicID, UserID: s.UserID, SessionID: s.ID, Role: s.Role, Grants: s.Grants, PatientID: s.PatientID}
 }
 
 func (f *fixture) signIn(t *testing.T, email, pw string) authz.Principal {

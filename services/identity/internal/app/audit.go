@@ -24,6 +24,10 @@ const (
 	actorClosure = "identity.closure"
 	// actorUnauthenticated is a caller not (yet) proven to be anyone.
 	actorUnauthenticated = "unauthenticated"
+	// actorSelfSignup is identity's patient self sign-up creating an
+	// account for a caller proven to be no one yet (the e-mail is proven
+	// when the invitation is accepted, recorded with the user as actor).
+	actorSelfSignup = "identity.self_signup"
 )
 
 // target is what an audited action was done to: a resource type and id.

@@ -134,10 +134,30 @@ type Message struct {
 	Purpose  string `json:"purpose"` // "two_step_code", "password_reset", "invitation"
 }
 
-// Notifier delivers messages; the messaging service will implement it, the
-// devstack writes them to a local outbox.
+// Notifier delivers messages: through the region's messaging service
+// (notify.Messaging), or to a local outbox in the devstack (notify.Outbox).
 type Notifier interface {
 	Send(ctx context.Context, m Message) error
+}
+
+// PatientProfile is what a patient gives when signing themselves up, as
+// charting receives it to create their profile. Names are split from the
+// one name identity asks for (see SplitName).
+type PatientProfile struct {
+	FirstName   string
+	LastName    string
+	Email       string
+	Phone       string // E.164, or empty
+	DateOfBirth string // YYYY-MM-DD
+}
+
+// PatientProfiles creates patient profiles in the region's charting service
+// for a patient's own sign-up; the charting client implements it.
+type PatientProfiles interface {
+	// CreatePatient creates a profile in clinicID and returns its id. Any
+	// failure (charting down, or refusing the call) wraps
+	// domain.ErrDependency.
+	CreatePatient(ctx context.Context, clinicID string, p PatientProfile) (string, error)
 }
 
 // RequestMeta describes where a request came from, for the login history

@@ -24,6 +24,7 @@ func (a *App) Settings(ctx context.Context, actor authz.Principal) (domain.Setti
 type SettingsPatch struct {
 	IdleTimeoutMinutes *int
 	RequireTwoStep     *bool
+	PatientSelfSignup  *bool
 }
 
 // UpdateSettings changes the clinic's settings. The idle time-out must be
@@ -45,6 +46,9 @@ func (a *App) UpdateSettings(ctx context.Context, actor authz.Principal, p Setti
 	}
 	if p.RequireTwoStep != nil {
 		s.RequireTwoStep = *p.RequireTwoStep
+	}
+	if p.PatientSelfSignup != nil {
+		s.PatientSelfSignup = *p.PatientSelfSignup
 	}
 	s.UpdatedAt = a.now()
 	ev, err := a.actedBy(ctx, actor, audit.SettingsChange, settingsTarget(actor.ClinicID), meta)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -21,6 +22,25 @@ type NewUser struct {
 	Role     string
 	Password string        // empty: an invitation is e-mailed instead
 	Grants   *authz.Grants // nil: the role's template
+	// PatientID links a patient account to its patient profile (only with
+	// role patient; empty: not linked).
+	PatientID string
+}
+
+// checkPatientLink validates a link to patient profile id for an account
+// of role: only a patient account may be linked, and only to an id of the
+// right shape (whether charting holds such a profile is not checked here).
+func checkPatientLink(role authz.Role, id string) error {
+	if id == "" {
+		return nil
+	}
+	if !domain.ValidPatientID(id) {
+		return invalid("patient_id", "must be a patient profile id (a lower-case UUID)")
+	}
+	if role != authz.RolePatient {
+		return invalid("patient_id", "only an account with role patient may be linked to a patient profile")
+	}
+	return nil
 }
 
 // CreateUser creates a staff or patient account in the actor's clinic. With
@@ -46,6 +66,9 @@ func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser,
 		return domain.User{}, a.refused(ctx, actor, audit.UserCreate, target{Type: "user"}, meta,
 			fmt.Errorf("only an owner may create an owner: %w", domain.ErrForbidden))
 	}
+	if err := checkPatientLink(role, in.PatientID); err != nil {
+		return domain.User{}, err
+	}
 	grants := authz.RoleGrants(role)
 	if in.Grants != nil {
 		if err := in.Grants.Validate(); err != nil {
@@ -67,7 +90,7 @@ func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser,
 	now := a.now()
 	u := domain.User{
 		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: actor.ClinicID, Name: name, Email: email,
-		EmailLookup: lookup, Role: role, Grants: grants, Status: domain.UserActive,
+		EmailLookup: lookup, Role: role, Grants: grants, Status: domain.UserActive, PatientID: in.PatientID,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if in.Password != "" {
@@ -85,23 +108,31 @@ func (a *App) CreateUser(ctx context.Context, actor authz.Principal, in NewUser,
 	if err != nil {
 		return domain.User{}, err
 	}
+	ev.PatientID = u.PatientID
 	if err := a.d.Store.CreateUser(ctx, u, ev); err != nil {
 		return domain.User{}, err
 	}
 	if u.Status == domain.UserInvited {
-		token := base64.RawURLEncoding.EncodeToString(randomBytes(32))
-		if err := a.d.Store.CreateAccountToken(ctx, AccountToken{Hash: hashToken(token), ClinicID: u.ClinicID, UserID: u.ID,
-			Purpose: domain.PurposeInvite, ExpiresAt: now.Add(domain.InviteTokenTTL), CreatedAt: now}); err != nil {
-			return domain.User{}, err
-		}
-		link := fmt.Sprintf("%s/c/%s/identity/v1/invitations/%s", a.d.PublicURL, clinic.Slug, token)
-		if err := a.send(ctx, Message{ClinicID: u.ClinicID, UserID: u.ID, Channel: "email", To: u.Email, Purpose: "invitation",
-			Subject: "You are invited to " + clinic.Name + " on Haven",
-			Body:    "Set your password to join " + clinic.Name + ": POST a new password to " + link + " within 7 days."}); err != nil {
+		if err := a.invite(ctx, clinic, u, now); err != nil {
 			return domain.User{}, err
 		}
 	}
 	return u, nil
+}
+
+// invite creates a single-use invitation token for invited user u (valid
+// for domain.InviteTokenTTL) and e-mails its link, with which the user
+// chooses a password (AcceptInvitation). A token already sent stays valid.
+func (a *App) invite(ctx context.Context, clinic domain.Clinic, u domain.User, now time.Time, events ...audit.Event) error {
+	token := base64.RawURLEncoding.EncodeToString(randomBytes(32))
+	if err := a.d.Store.CreateAccountToken(ctx, AccountToken{Hash: hashToken(token), ClinicID: u.ClinicID, UserID: u.ID,
+		Purpose: domain.PurposeInvite, ExpiresAt: now.Add(domain.InviteTokenTTL), CreatedAt: now}, events...); err != nil {
+		return err
+	}
+	link := fmt.Sprintf("%s/c/%s/identity/v1/invitations/%s", a.d.PublicURL, clinic.Slug, token)
+	return a.send(ctx, Message{ClinicID: u.ClinicID, UserID: u.ID, Channel: "email", To: u.Email, Purpose: "invitation",
+		Subject: "You are invited to " + clinic.Name + " on Haven",
+		Body:    "Set your password to join " + clinic.Name + ": POST a new password to " + link + " within 7 days."})
 }
 
 // AcceptInvitation sets an invited user's password and activates the
@@ -156,13 +187,17 @@ type UserPatch struct {
 	Name   *string
 	Role   *string
 	Grants *authz.Grants
+	// PatientID links a patient account to a patient profile; "" unlinks.
+	PatientID *string
 }
 
 // patchActions are the audit actions of a patch, by the fields it sets: a
-// role or grants is user.grants_change, a name user.update; both are both.
+// role, grants or patient link is user.grants_change (the link decides
+// whose records a patient account may open: it is access, like a grant),
+// a name user.update; both are both.
 func patchActions(p UserPatch) []audit.Action {
 	var out []audit.Action
-	if p.Role != nil || p.Grants != nil {
+	if p.Role != nil || p.Grants != nil || p.PatientID != nil {
 		out = append(out, audit.UserGrantsChange)
 	}
 	if p.Name != nil || len(out) == 0 {
@@ -171,8 +206,12 @@ func patchActions(p UserPatch) []audit.Action {
 	return out
 }
 
-// UpdateUser changes name, role or grants. A new role without grants takes
-// the role's template. Live sessions see new grants at once.
+// UpdateUser changes name, role, grants or patient link. A new role
+// without grants takes the role's template. Live sessions see new grants at
+// once. A session cannot be given a new patient link (authn.Sessions
+// updates role and grants only), so a changed link ends the account's
+// sessions instead: none keeps opening the records of a profile it is no
+// longer linked to, and the next sign-in carries the new link.
 func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, p UserPatch, meta RequestMeta) (domain.User, error) {
 	actions := patchActions(p)
 	if err := authorize(actor, authz.ActionUserManage, authz.Resource{}); err != nil {
@@ -196,14 +235,21 @@ func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, 
 			return domain.User{}, invalid("name", "must be 1-200 characters")
 		}
 	}
+	if p.PatientID != nil && *p.PatientID != "" && !domain.ValidPatientID(*p.PatientID) {
+		return domain.User{}, invalid("patient_id", "must be a patient profile id (a lower-case UUID)")
+	}
 	events := make([]audit.Event, len(actions))
 	for i, action := range actions {
 		ev, err := a.actedBy(ctx, actor, action, userTarget(id), meta)
 		if err != nil {
 			return domain.User{}, err
 		}
+		if action == audit.UserGrantsChange && p.PatientID != nil {
+			ev.PatientID = *p.PatientID
+		}
 		events[i] = ev
 	}
+	relinked := false
 	u, err := a.d.Store.UpdateUser(ctx, actor.ClinicID, id, func(u *domain.User, activeOwners int) error {
 		if (role == authz.RoleOwner || u.Role == authz.RoleOwner) && actor.Role != authz.RoleOwner {
 			return fmt.Errorf("only an owner may change an owner: %w", domain.ErrForbidden)
@@ -220,6 +266,16 @@ func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, 
 		if p.Name != nil {
 			u.Name = trimmed(*p.Name)
 		}
+		if p.PatientID != nil {
+			if err := checkPatientLink(u.Role, *p.PatientID); err != nil {
+				return err
+			}
+			relinked = *p.PatientID != u.PatientID
+			u.PatientID = *p.PatientID
+		}
+		if u.PatientID != "" && u.Role != authz.RolePatient {
+			return invalid("role", `a linked patient account must be unlinked (patient_id "") before its role changes`)
+		}
 		u.UpdatedAt = a.now()
 		return nil
 	}, events...)
@@ -228,6 +284,11 @@ func (a *App) UpdateUser(ctx context.Context, actor authz.Principal, id string, 
 	}
 	if err := a.refreshGrants(ctx, u); err != nil {
 		return domain.User{}, fmt.Errorf("apply new grants to live sessions: %w", err)
+	}
+	if relinked {
+		if _, err := a.d.Sessions.RevokeUser(ctx, u.ClinicID, u.ID, ""); err != nil {
+			return domain.User{}, fmt.Errorf("end sessions of relinked account: %w", err)
+		}
 	}
 	return u, nil
 }

@@ -32,6 +32,12 @@ var (
 	ErrInvalidLink = errors.New("invalid or expired link")
 	// ErrUnavailable is a missing dependency (e.g. no way to deliver a message).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrDependency is another of the region's services failing to answer
+	// or refusing a call identity made (worth retrying shortly).
+	ErrDependency = errors.New("a service this request needs did not answer")
+	// ErrSelfSignupOff refuses a patient's own sign-up at a clinic that
+	// turned it off.
+	ErrSelfSignupOff = errors.New("the clinic does not take patient sign-ups")
 )
 
 // LockedError is an account locked by repeated failures; RetryAfter says when
@@ -107,9 +113,30 @@ type User struct {
 	Phone        string
 	TOTPSecret   string
 	TOTPLastStep int64
-	PatientID    string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// PatientID links a patient-role account to its patient profile in
+	// charting (empty: not linked). A profile is linked to one account.
+	PatientID string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ValidPatientID reports whether id has the shape of a patient profile id:
+// a UUID in its canonical lower-case form, as charting issues them.
+func ValidPatientID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, c := range id {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case (c < '0' || c > '9') && (c < 'a' || c > 'f'):
+			return false
+		}
+	}
+	return true
 }
 
 // TwoStepMethods lists the second factors the user has enrolled.
@@ -174,7 +201,10 @@ type Settings struct {
 	SessionMax time.Duration
 	// RequireTwoStep makes 2-step verification mandatory for staff.
 	RequireTwoStep bool
-	UpdatedAt      time.Time
+	// PatientSelfSignup lets new patients create their own account (and
+	// patient profile) online; on by default.
+	PatientSelfSignup bool
+	UpdatedAt         time.Time
 }
 
 // Idle time-out bounds and defaults.
@@ -190,7 +220,8 @@ const (
 
 // DefaultSettings are a new clinic's settings.
 func DefaultSettings(clinicID string, now time.Time) Settings {
-	return Settings{ClinicID: clinicID, IdleTimeout: DefaultIdleTimeout, SessionMax: DefaultSessionMax, UpdatedAt: now}
+	return Settings{ClinicID: clinicID, IdleTimeout: DefaultIdleTimeout, SessionMax: DefaultSessionMax, PatientSelfSignup: true,
+		UpdatedAt: now}
 }
 
 // Challenge is a sign-in waiting for its second step.

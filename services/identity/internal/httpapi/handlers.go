@@ -275,6 +275,35 @@ func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// signUpRequest is the body of POST /v1/patient-accounts.
+type signUpRequest struct {
+	Name        string `json:"name"`
+	Email       string `json:"email"`
+	Phone       string `json:"phone"`
+	DateOfBirth string `json:"date_of_birth"`
+}
+
+// signUpAccepted is the one answer to a valid sign-up, whether or not the
+// e-mail already had an account.
+var signUpAccepted = map[string]string{"status": "if this e-mail can be used, a message is on its way to it"}
+
+func (a *API) signUpPatient(w http.ResponseWriter, r *http.Request) {
+	if !a.allowSignUp(w, r) {
+		return
+	}
+	var req signUpRequest
+	if !httpjson.Read(w, r, &req) {
+		return
+	}
+	err := a.App.SignUpPatient(r.Context(), edgeauth.ClinicID(r.Context()), app.PatientSignUp{Name: req.Name, Email: req.Email,
+		Phone: req.Phone, DateOfBirth: req.DateOfBirth}, meta(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, signUpAccepted)
+}
+
 type userResponse struct {
 	ID        string       `json:"id"`
 	Name      string       `json:"name"`
@@ -282,6 +311,7 @@ type userResponse struct {
 	Role      string       `json:"role"`
 	Grants    authz.Grants `json:"grants"`
 	Status    string       `json:"status"`
+	PatientID string       `json:"patient_id,omitempty"`
 	TwoStep   []string     `json:"two_step_methods,omitempty"`
 	CreatedAt time.Time    `json:"created_at"`
 	UpdatedAt time.Time    `json:"updated_at"`
@@ -289,7 +319,7 @@ type userResponse struct {
 
 func userToAPI(u domain.User) userResponse {
 	return userResponse{ID: u.ID, Name: u.Name, Email: u.Email, Role: string(u.Role), Grants: u.Grants,
-		Status: string(u.Status), CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
+		Status: string(u.Status), PatientID: u.PatientID, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
@@ -435,17 +465,18 @@ func (a *API) finishPasskey(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Name     string        `json:"name"`
-		Email    string        `json:"email"`
-		Role     string        `json:"role"`
-		Password string        `json:"password"`
-		Grants   *authz.Grants `json:"grants"`
+		Name      string        `json:"name"`
+		Email     string        `json:"email"`
+		Role      string        `json:"role"`
+		Password  string        `json:"password"`
+		Grants    *authz.Grants `json:"grants"`
+		PatientID string        `json:"patient_id"`
 	}
 	if !httpjson.Read(w, r, &req) {
 		return
 	}
 	u, err := a.App.CreateUser(r.Context(), authn.Caller(r), app.NewUser{Name: req.Name, Email: req.Email, Role: req.Role,
-		Password: req.Password, Grants: req.Grants}, meta(r))
+		Password: req.Password, Grants: req.Grants, PatientID: req.PatientID}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -486,14 +517,16 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Name   *string       `json:"name"`
-		Role   *string       `json:"role"`
-		Grants *authz.Grants `json:"grants"`
+		Name      *string       `json:"name"`
+		Role      *string       `json:"role"`
+		Grants    *authz.Grants `json:"grants"`
+		PatientID *string       `json:"patient_id"`
 	}
 	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	u, err := a.App.UpdateUser(r.Context(), authn.Caller(r), r.PathValue("id"), app.UserPatch{Name: req.Name, Role: req.Role, Grants: req.Grants}, meta(r))
+	u, err := a.App.UpdateUser(r.Context(), authn.Caller(r), r.PathValue("id"), app.UserPatch{Name: req.Name, Role: req.Role,
+		Grants: req.Grants, PatientID: req.PatientID}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -523,12 +556,13 @@ type settingsResponse struct {
 	IdleTimeoutMinutes int       `json:"idle_timeout_minutes"`
 	SessionMaxHours    int       `json:"session_max_hours"`
 	RequireTwoStep     bool      `json:"require_two_step"`
+	PatientSelfSignup  bool      `json:"patient_self_signup"`
 	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 func settingsToAPI(s domain.Settings) settingsResponse {
 	return settingsResponse{IdleTimeoutMinutes: int(s.IdleTimeout / time.Minute), SessionMaxHours: int(s.SessionMax / time.Hour),
-		RequireTwoStep: s.RequireTwoStep, UpdatedAt: s.UpdatedAt.UTC()}
+		RequireTwoStep: s.RequireTwoStep, PatientSelfSignup: s.PatientSelfSignup, UpdatedAt: s.UpdatedAt.UTC()}
 }
 
 func (a *API) getSettings(w http.ResponseWriter, r *http.Request) {
@@ -544,11 +578,13 @@ func (a *API) patchSettings(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		IdleTimeoutMinutes *int  `json:"idle_timeout_minutes"`
 		RequireTwoStep     *bool `json:"require_two_step"`
+		PatientSelfSignup  *bool `json:"patient_self_signup"`
 	}
 	if !httpjson.Read(w, r, &req) {
 		return
 	}
-	s, err := a.App.UpdateSettings(r.Context(), authn.Caller(r), app.SettingsPatch{IdleTimeoutMinutes: req.IdleTimeoutMinutes, RequireTwoStep: req.RequireTwoStep}, meta(r))
+	s, err := a.App.UpdateSettings(r.Context(), authn.Caller(r), app.SettingsPatch{IdleTimeoutMinutes: req.IdleTimeoutMinutes,
+		RequireTwoStep: req.RequireTwoStep, PatientSelfSignup: req.PatientSelfSignup}, meta(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -33,7 +33,9 @@ type API struct {
 	// is alive (Redis enforces the idle and absolute limits).
 	RefreshAuth *authn.Authenticator
 	Logger      *slog.Logger
-	// Limiter, when set, bounds sign-in attempts per client IP.
+	// Limiter, when set, bounds sign-in attempts per client IP, and
+	// patients' own sign-ups per client IP (a separate budget of the same
+	// size).
 	Limiter     *redis_rate.Limiter
 	SignInLimit redis_rate.Limit
 	LimitPrefix string
@@ -66,6 +68,7 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.Handle("POST /v1/password-resets", clinic(a.requestReset))
 	mux.Handle("POST /v1/password-resets/{token}", clinic(a.completeReset))
 	mux.Handle("POST /v1/invitations/{token}", clinic(a.acceptInvitation))
+	mux.Handle("POST /v1/patient-accounts", clinic(a.signUpPatient))
 
 	mux.Handle("GET /v1/me", authed(a.me))
 	mux.Handle("POST /v1/me/password", authed(a.changePassword))
@@ -109,19 +112,30 @@ func meta(r *http.Request) app.RequestMeta {
 
 // allowSignIn applies the per-client-IP sign-in budget.
 func (a *API) allowSignIn(w http.ResponseWriter, r *http.Request) bool {
+	return a.allow(w, r, "signin-ip:", "too many sign-in attempts from this address")
+}
+
+// allowSignUp applies the per-client-IP budget of patients' own sign-ups.
+func (a *API) allowSignUp(w http.ResponseWriter, r *http.Request) bool {
+	return a.allow(w, r, "patient-signup-ip:", "too many sign-ups from this address")
+}
+
+// allow spends one request of the client address's budget of kind in the
+// clinic; past it, it answers 429 and reports false.
+func (a *API) allow(w http.ResponseWriter, r *http.Request, kind, detail string) bool {
 	if a.Limiter == nil {
 		return true
 	}
 	ip := r.Header.Get(edgeauth.HeaderClientIP)
-	res, err := a.Limiter.Allow(r.Context(), a.LimitPrefix+"signin-ip:"+edgeauth.ClinicID(r.Context())+":"+ip, a.SignInLimit)
+	res, err := a.Limiter.Allow(r.Context(), a.LimitPrefix+kind+edgeauth.ClinicID(r.Context())+":"+ip, a.SignInLimit)
 	if err != nil {
-		a.Logger.WarnContext(r.Context(), "sign-in rate limiter unavailable", slog.String("error", err.Error()))
+		a.Logger.WarnContext(r.Context(), "rate limiter unavailable", slog.String("budget", kind), slog.String("error", err.Error()))
 		return true
 	}
 	if res.Allowed > 0 {
 		return true
 	}
-	writeTooMany(w, r, res.RetryAfter, "too many sign-in attempts from this address")
+	writeTooMany(w, r, res.RetryAfter, detail)
 	return false
 }
 
@@ -171,6 +185,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, fieldcrypt.ErrUnavailable):
 		w.Header().Set("Retry-After", "5")
 		problem.Write(w, r, problem.Unavailable("the region's key service is unavailable; nothing was changed, retry shortly"))
+	case errors.Is(err, domain.ErrSelfSignupOff):
+		problem.Write(w, r, problem.Forbidden("this clinic does not take patient sign-ups online; contact the clinic"))
+	case errors.Is(err, domain.ErrDependency):
+		a.Logger.WarnContext(r.Context(), "identity dependency failed", slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, r, problem.Unavailable("a service this request needs is unavailable; retry shortly"))
 	case errors.Is(err, domain.ErrUnavailable):
 		problem.Write(w, r, problem.Unavailable("this feature is not available in this deployment"))
 	default:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/havenhealth/haven/libs/audit"
@@ -35,7 +36,12 @@ func newMux(t *testing.T) *http.ServeMux { return newMuxAt(t, nil) }
 
 // newMuxAt builds identity's HTTP API on a fresh store and Redis, with the
 // clock now (nil: the wall clock); refresh accepts expired tokens as in main.
-func newMuxAt(t *testing.T, now func() time.Time) *http.ServeMux {
+func newMuxAt(t *testing.T, now func() time.Time) *http.ServeMux { return newMuxWith(t, now, nil) }
+
+// newMuxWith is newMuxAt with the app's deps and the API adjusted by with
+// (when not nil) before they are built; the Redis client is at hand for a
+// rate limiter.
+func newMuxWith(t testing.TB, now func() time.Time, with func(*app.Deps, *httpapi.API, *redis.Client)) *http.ServeMux {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
 	sessions := &authn.Sessions{Redis: rdb, Prefix: prefix, Now: now}
@@ -45,21 +51,26 @@ func newMuxAt(t *testing.T, now func() time.Time) *http.ServeMux {
 	fieldcrypt.RegisterSerializer()
 	keys := fieldcrypttest.NewMemoryKeys()
 	crypter := fieldcrypt.New(keys, db, fieldcrypt.Options{})
-	a := app.New(app.Deps{Store: store.New(db, crypter), Sessions: sessions, Keys: keys, Crypter: crypter,
+	deps := app.Deps{Store: store.New(db, crypter), Sessions: sessions, Keys: keys, Crypter: crypter,
 		Lockout: &store.Lockout{Redis: rdb, Prefix: prefix}, Region: residency.Sydney, Issuer: "http://localhost:8080/r/sydney",
-		CodeKey: []byte("0123456789abcdef0123456789abcdef"), Now: now})
+		CodeKey: []byte("0123456789abcdef0123456789abcdef"), Now: now}
+	api := &httpapi.API{Region: "sydney", Secret: secret, Logger: slog.New(slog.DiscardHandler)}
+	if with != nil {
+		with(&deps, api, rdb)
+	}
+	a := app.New(deps)
 	require.NoError(t, a.LoadKeys(context.Background()))
 	v := &authn.Verifier{Issuer: "http://localhost:8080/r/sydney", Keys: a.KeySource(), Now: now}
 	lenient := *v
 	lenient.Leeway = 24 * time.Hour
-	api := &httpapi.API{App: a, Region: "sydney", Secret: secret, Logger: slog.New(slog.DiscardHandler),
-		Auth: &authn.Authenticator{Verifier: v, Sessions: sessions}, RefreshAuth: &authn.Authenticator{Verifier: &lenient, Sessions: sessions}}
+	api.App = a
+	api.Auth, api.RefreshAuth = &authn.Authenticator{Verifier: v, Sessions: sessions}, &authn.Authenticator{Verifier: &lenient, Sessions: sessions}
 	mux := http.NewServeMux()
 	api.Register(mux)
 	return mux
 }
 
-func provisionRequest(t *testing.T, c provisioning.Clinic, sign bool) *http.Request {
+func provisionRequest(t testing.TB, c provisioning.Clinic, sign bool) *http.Request {
 	t.Helper()
 	b, err := json.Marshal(c)
 	require.NoError(t, err)

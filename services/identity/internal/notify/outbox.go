@@ -1,7 +1,8 @@
-// Package notify delivers identity's messages. Until the messaging service
-// exists, the devstack uses Outbox: each message is appended as one JSON
-// line to a file in the region's own data directory, where a developer (or
-// a test) reads sign-in codes, invitations and reset links by user id.
+// Package notify delivers identity's messages: Messaging hands them to the
+// region's messaging service; without one, the devstack uses Outbox: each
+// message is appended as one JSON line to a file in the region's own data
+// directory, where a developer (or a test) reads sign-in codes, invitations
+// and reset links by user id.
 package notify
 
 import (

@@ -103,6 +103,7 @@ type settingsRow struct {
 	IdleTimeoutMinutes int
 	SessionMaxHours    int
 	RequireTwoStep     bool
+	PatientSelfSignup  bool
 	UpdatedAt          time.Time
 }
 
@@ -110,12 +111,14 @@ func (settingsRow) TableName() string { return "clinic_settings" }
 
 func settingsToDB(s domain.Settings) settingsRow {
 	return settingsRow{ClinicID: s.ClinicID, IdleTimeoutMinutes: int(s.IdleTimeout / time.Minute),
-		SessionMaxHours: int(s.SessionMax / time.Hour), RequireTwoStep: s.RequireTwoStep, UpdatedAt: s.UpdatedAt.UTC()}
+		SessionMaxHours: int(s.SessionMax / time.Hour), RequireTwoStep: s.RequireTwoStep, PatientSelfSignup: s.PatientSelfSignup,
+		UpdatedAt: s.UpdatedAt.UTC()}
 }
 
 func settingsToDomain(r settingsRow) domain.Settings {
 	return domain.Settings{ClinicID: r.ClinicID, IdleTimeout: time.Duration(r.IdleTimeoutMinutes) * time.Minute,
-		SessionMax: time.Duration(r.SessionMaxHours) * time.Hour, RequireTwoStep: r.RequireTwoStep, UpdatedAt: r.UpdatedAt.UTC()}
+		SessionMax: time.Duration(r.SessionMaxHours) * time.Hour, RequireTwoStep: r.RequireTwoStep, PatientSelfSignup: r.PatientSelfSignup,
+		UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 // CreateClinicWithOwner implements app.Store.
@@ -314,7 +317,7 @@ func (s *Store) CreateUser(ctx context.Context, u domain.User, events ...audit.E
 	r := userToDB(u)
 	if err := s.write(ctx, events, func(tx *gorm.DB) error { return tx.Create(&r).Error }); err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			return fmt.Errorf("an account with this e-mail exists: %w", domain.ErrConflict)
+			return fmt.Errorf("an account with this e-mail or patient profile exists: %w", domain.ErrConflict)
 		}
 		return err
 	}

@@ -24,6 +24,18 @@ import (
 // ErrForbidden is an action the caller's grants do not allow (403).
 var ErrForbidden = errors.New("forbidden")
 
+// ErrPatientUnlinked is a patient account not (yet) linked to a patient
+// profile: it reaches no appointments and books nothing (403).
+var ErrPatientUnlinked = fmt.Errorf("patient account has no patient profile: %w", ErrForbidden)
+
+// ErrNotOnlineBookable is a patient asking for a treatment the clinic does
+// not offer online (403).
+var ErrNotOnlineBookable = fmt.Errorf("treatment is not bookable online: %w", ErrForbidden)
+
+// ErrAuditUnavailable means a read could not be recorded, so nothing is
+// returned (503).
+var ErrAuditUnavailable = errors.New("audit event could not be recorded")
+
 // ValidationError lists invalid fields by name, never by value.
 type ValidationError struct{ Fields []problem.FieldError }
 
@@ -35,8 +47,12 @@ type Deps struct {
 	Region string
 	// Crypter seals the client address in audit events; nil leaves it out.
 	Crypter *fieldcrypt.Crypter
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Reminders is told of bookings, reschedules and cancellations once
+	// they commit; nil tells no one (the reminder_sync rows wait for
+	// SyncReminders).
+	Reminders Reminders
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // App is scheduling's application layer.
@@ -56,6 +72,8 @@ func New(d Deps) *App {
 // RequestMeta is where a request came from.
 type RequestMeta struct{ IP string }
 
+func (a *App) now() time.Time { return a.d.Now().UTC() }
+
 func (a *App) event(ctx context.Context, c authz.Principal, action audit.Action, outcome audit.Outcome, typ, id, patientID string, meta RequestMeta) (audit.Event, error) {
 	e := audit.New(c.ClinicID, a.d.Region, audit.ActorOf(c), action, outcome)
 	e.ResourceType, e.ResourceID, e.PatientID = typ, id, patientID
@@ -71,7 +89,7 @@ func (a *App) event(ctx context.Context, c authz.Principal, action audit.Action,
 }
 
 // authorize decides; a refusal is recorded as a denied event and returned
-// as ErrForbidden.
+// as ErrForbidden (ErrPatientUnlinked for a patient without a profile).
 func (a *App) authorize(ctx context.Context, c authz.Principal, act authz.Action, res authz.Resource, ev audit.Action,
 	typ, id string, meta RequestMeta) error {
 	res.ClinicID = c.ClinicID
@@ -79,16 +97,56 @@ func (a *App) authorize(ctx context.Context, c authz.Principal, act authz.Action
 	if d.Allow {
 		return nil
 	}
-	if e, err := a.event(ctx, c, ev, audit.Denied, typ, id, res.PatientID, meta); err == nil {
-		if err := audit.RecordNow(context.WithoutCancel(ctx), a.d.Store.DB(), e); err != nil {
-			a.d.Logger.ErrorContext(ctx, "denied attempt not audited", slog.String("error", err.Error()))
+	err := fmt.Errorf("%s: %s: %w", act, d.Reason, ErrForbidden)
+	if unlinked(c) {
+		err = ErrPatientUnlinked
+	}
+	return a.denied(ctx, c, ev, typ, id, res.PatientID, meta, err)
+}
+
+// denied records a refusal of ev as a denied event and returns err.
+func (a *App) denied(ctx context.Context, c authz.Principal, ev audit.Action, typ, id, patientID string, meta RequestMeta, err error) error {
+	if e, eerr := a.event(ctx, c, ev, audit.Denied, typ, id, patientID, meta); eerr == nil {
+		if rerr := audit.RecordNow(context.WithoutCancel(ctx), a.d.Store.DB(), e); rerr != nil {
+			a.d.Logger.ErrorContext(ctx, "denied attempt not audited", slog.String("clinic_id", c.ClinicID), slog.String("error", rerr.Error()))
 		}
 	}
-	return fmt.Errorf("%s: %s: %w", act, d.Reason, ErrForbidden)
+	return err
 }
+
+// recordReads records one allowed appointment.read per appointment before
+// the data leaves; if they cannot be recorded nothing is answered.
+func (a *App) recordReads(ctx context.Context, c authz.Principal, aps []domain.Appointment, meta RequestMeta) error {
+	events := make([]audit.Event, 0, len(aps))
+	for _, ap := range aps {
+		e, err := a.event(ctx, c, audit.AppointmentRead, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
+		}
+		events = append(events, e)
+	}
+	if err := a.d.Store.RecordAudit(ctx, events...); err != nil {
+		a.d.Logger.ErrorContext(ctx, "read not audited; data withheld", slog.String("clinic_id", c.ClinicID), slog.String("error", err.Error()))
+		return fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
+	}
+	return nil
+}
+
+func unlinked(c authz.Principal) bool { return c.Role == authz.RolePatient && c.PatientID == "" }
 
 func bad(field, reason string) error {
 	return &ValidationError{Fields: []problem.FieldError{{Field: field, Reason: reason}}}
+}
+
+func invalid(list []domain.Invalid) error {
+	if len(list) == 0 {
+		return nil
+	}
+	fields := make([]problem.FieldError, len(list))
+	for i, v := range list {
+		fields[i] = problem.FieldError{Field: v.Field, Reason: v.Reason}
+	}
+	return &ValidationError{Fields: fields}
 }
 
 // AddPractitioner makes an identity user a practitioner (owners, admins).
@@ -141,145 +199,4 @@ func (a *App) AddTreatment(ctx context.Context, c authz.Principal, in TreatmentI
 		return domain.Treatment{}, err
 	}
 	return t, a.d.Store.AddTreatment(ctx, t, e)
-}
-
-// BookInput is an appointment request.
-type BookInput struct {
-	PatientID, PractitionerID, TreatmentID, LocationID string
-	Start                                              time.Time
-}
-
-// Book books the treatment's length from Start with the practitioner
-// (appointment.write: schedule all, or the practitioner's own; a patient
-// for themself). Two bookings of one practitioner's time: the second is
-// domain.ErrSlotTaken (409), whatever the concurrency.
-func (a *App) Book(ctx context.Context, c authz.Principal, in BookInput, meta RequestMeta) (domain.Appointment, error) {
-	var fields []problem.FieldError
-	for name, v := range map[string]string{"patient_id": in.PatientID, "practitioner_id": in.PractitionerID, "treatment_id": in.TreatmentID} {
-		if !audit.ValidID(v) {
-			fields = append(fields, problem.FieldError{Field: name, Reason: "is required: an id"})
-		}
-	}
-	if in.LocationID != "" && !audit.ValidID(in.LocationID) {
-		fields = append(fields, problem.FieldError{Field: "location_id", Reason: "must be an id"})
-	}
-	if in.Start.IsZero() {
-		fields = append(fields, problem.FieldError{Field: "start", Reason: "is required: an RFC 3339 time"})
-	}
-	if len(fields) > 0 {
-		return domain.Appointment{}, &ValidationError{Fields: fields}
-	}
-	pr, err := a.d.Store.Practitioner(ctx, c.ClinicID, in.PractitionerID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Appointment{}, bad("practitioner_id", "is not one of the clinic's practitioners")
-	}
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if err := a.authorize(ctx, c, authz.ActionAppointmentWrite, authz.Resource{OwnerUserID: pr.UserID, PatientID: in.PatientID},
-		audit.AppointmentWrite, "appointment", "", meta); err != nil {
-		return domain.Appointment{}, err
-	}
-	tr, err := a.d.Store.Treatment(ctx, c.ClinicID, in.TreatmentID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Appointment{}, bad("treatment_id", "is not one of the clinic's treatments")
-	}
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	now := a.d.Now().UTC()
-	start := in.Start.UTC().Truncate(time.Minute)
-	ap := domain.Appointment{
-		ID: uuid.Must(uuid.NewV7()).String(), ClinicID: c.ClinicID, PractitionerID: pr.ID, PatientID: in.PatientID,
-		TreatmentID: tr.ID, LocationID: in.LocationID, Start: start, End: start.Add(time.Duration(tr.DurationMinutes) * time.Minute),
-		Status: domain.Booked, CreatedBy: c.UserID, CreatedAt: now, UpdatedAt: now,
-	}
-	e, err := a.event(ctx, c, audit.AppointmentWrite, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if err := a.d.Store.Book(ctx, ap, e); err != nil {
-		return domain.Appointment{}, err
-	}
-	return ap, nil
-}
-
-// load returns an appointment once the caller may do act on it (with the
-// practitioner's user id as the diary's owner); a refusal is recorded as a
-// denied ev.
-func (a *App) load(ctx context.Context, c authz.Principal, id string, act authz.Action, ev audit.Action, meta RequestMeta) (domain.Appointment, error) {
-	if !audit.ValidID(id) {
-		return domain.Appointment{}, domain.ErrNotFound
-	}
-	ap, err := a.d.Store.Appointment(ctx, c.ClinicID, id)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	pr, err := a.d.Store.Practitioner(ctx, c.ClinicID, ap.PractitionerID)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if err := a.authorize(ctx, c, act, authz.Resource{OwnerUserID: pr.UserID, PatientID: ap.PatientID}, ev, "appointment", ap.ID, meta); err != nil {
-		return domain.Appointment{}, err
-	}
-	return ap, nil
-}
-
-// Appointment returns one appointment (appointment.read), recorded before
-// it is returned.
-func (a *App) Appointment(ctx context.Context, c authz.Principal, id string, meta RequestMeta) (domain.Appointment, error) {
-	ap, err := a.load(ctx, c, id, authz.ActionAppointmentRead, audit.AppointmentRead, meta)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	e, err := a.event(ctx, c, audit.AppointmentRead, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
-	if err == nil {
-		err = audit.RecordNow(ctx, a.d.Store.DB(), e)
-	}
-	if err != nil {
-		return domain.Appointment{}, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
-	}
-	return ap, nil
-}
-
-// ErrAuditUnavailable means a read could not be recorded, so nothing is
-// returned (503).
-var ErrAuditUnavailable = errors.New("audit event could not be recorded")
-
-// Reschedule moves an appointment to start, keeping its length; a time the
-// practitioner already has booked is domain.ErrSlotTaken.
-func (a *App) Reschedule(ctx context.Context, c authz.Principal, id string, start time.Time, meta RequestMeta) (domain.Appointment, error) {
-	if start.IsZero() {
-		return domain.Appointment{}, bad("start", "is required: an RFC 3339 time")
-	}
-	ap, err := a.load(ctx, c, id, authz.ActionAppointmentWrite, audit.AppointmentWrite, meta)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if ap.Status == domain.Cancelled {
-		return domain.Appointment{}, fmt.Errorf("appointment %s is cancelled: %w", id, domain.ErrConflict)
-	}
-	e, err := a.event(ctx, c, audit.AppointmentWrite, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	start = start.UTC().Truncate(time.Minute)
-	return a.d.Store.Reschedule(ctx, c.ClinicID, id, start, start.Add(ap.End.Sub(ap.Start)), e)
-}
-
-// Cancel cancels an appointment, which frees the practitioner's time.
-func (a *App) Cancel(ctx context.Context, c authz.Principal, id string, meta RequestMeta) (domain.Appointment, error) {
-	ap, err := a.load(ctx, c, id, authz.ActionAppointmentWrite, audit.AppointmentWrite, meta)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	e, err := a.event(ctx, c, audit.AppointmentWrite, audit.Allowed, "appointment", ap.ID, ap.PatientID, meta)
-	if err != nil {
-		return domain.Appointment{}, err
-	}
-	if err := a.d.Store.SetStatus(ctx, c.ClinicID, id, domain.Cancelled, e); err != nil {
-		return domain.Appointment{}, err
-	}
-	ap.Status = domain.Cancelled
-	return ap, nil
 }

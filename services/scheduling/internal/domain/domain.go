@@ -17,6 +17,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid is an appointment that ends before it starts.
 	ErrInvalid = errors.New("invalid appointment")
+	// ErrNotOffered is a time the practitioner's availability does not
+	// offer for the treatment (online booking only books offered times).
+	ErrNotOffered = errors.New("that time is not open for booking")
 )
 
 // Status is where an appointment stands.
@@ -54,6 +57,10 @@ func (a Appointment) Overlaps(b Appointment) bool {
 		a.Status != Cancelled && b.Status != Cancelled && a.Start.Before(b.End) && b.Start.Before(a.End)
 }
 
+// Holds reports whether the appointment holds the practitioner's time
+// (every status but cancelled does).
+func (a Appointment) Holds() bool { return a.Status != Cancelled }
+
 // ErrConflict is a record that clashes with an existing one.
 var ErrConflict = errors.New("conflict")
 
@@ -71,4 +78,31 @@ type Treatment struct {
 	PriceCents      int64
 	OnlineBookable  bool
 	CreatedAt       time.Time
+}
+
+// Location is where a clinic sees patients. Every location keeps the
+// clinic's time zone (Settings.TimeZone).
+type Location struct {
+	ID, ClinicID string
+	Name         string
+	CreatedAt    time.Time
+}
+
+// ReminderChange is what happened to an appointment that its reminder
+// workflow must follow.
+type ReminderChange string
+
+// The changes reminders follow.
+const (
+	ReminderBooked      ReminderChange = "booked"
+	ReminderRescheduled ReminderChange = "rescheduled"
+	ReminderCancelled   ReminderChange = "cancelled"
+)
+
+// ReminderSync is a change not yet passed on to the reminder workflow.
+type ReminderSync struct {
+	ID, ClinicID, AppointmentID string
+	Change                      ReminderChange
+	CreatedAt                   time.Time
+	Attempts                    int
 }

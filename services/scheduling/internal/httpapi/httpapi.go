@@ -27,12 +27,24 @@ type API struct {
 // Register adds scheduling's routes to mux.
 func (a *API) Register(mux httpserver.Routes) {
 	authed := func(h http.HandlerFunc) http.Handler { return a.Authenticated(h) }
+	mux.Handle("GET /v1/settings", authed(a.getSettings))
+	mux.Handle("PUT /v1/settings", authed(a.putSettings))
+	mux.Handle("POST /v1/locations", authed(a.addLocation))
+	mux.Handle("GET /v1/locations", authed(a.listLocations))
 	mux.Handle("POST /v1/practitioners", authed(a.addPractitioner))
+	mux.Handle("GET /v1/practitioners", authed(a.listPractitioners))
+	mux.Handle("PUT /v1/practitioners/{id}/availability", authed(a.putAvailability))
+	mux.Handle("GET /v1/practitioners/{id}/availability", authed(a.getAvailability))
 	mux.Handle("POST /v1/treatments", authed(a.addTreatment))
+	mux.Handle("GET /v1/treatments", authed(a.listTreatments))
+	mux.Handle("GET /v1/availability", authed(a.openTimes))
 	mux.Handle("POST /v1/appointments", authed(a.book))
+	mux.Handle("GET /v1/appointments", authed(a.listAppointments))
 	mux.Handle("GET /v1/appointments/{id}", authed(a.getAppointment))
 	mux.Handle("POST /v1/appointments/{id}/reschedule", authed(a.reschedule))
 	mux.Handle("POST /v1/appointments/{id}/cancel", authed(a.cancel))
+	mux.Handle("POST /v1/appointments/{id}/status", authed(a.setStatus))
+	mux.Handle("GET /v1/charts-outstanding", authed(a.chartsOutstanding))
 }
 
 func meta(r *http.Request) app.RequestMeta {
@@ -44,6 +56,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &verr):
 		problem.Write(w, r, problem.Validation(verr.Fields...))
+	case errors.Is(err, app.ErrPatientUnlinked):
+		problem.Write(w, r, problem.Forbidden("this patient account is not linked to a patient profile yet, so it cannot see or book "+
+			"appointments; ask the clinic to link it"))
+	case errors.Is(err, app.ErrNotOnlineBookable):
+		problem.Write(w, r, problem.Forbidden("this treatment cannot be booked online; contact the clinic to book it"))
+	case errors.Is(err, domain.ErrNotOffered):
+		problem.Write(w, r, problem.Conflict("that time is not open for online booking; pick a time from GET /v1/availability"))
 	case errors.Is(err, app.ErrForbidden):
 		problem.Write(w, r, problem.Forbidden("your permissions do not allow this"))
 	case errors.Is(err, domain.ErrSlotTaken):
@@ -118,10 +137,24 @@ func (a *API) answer(w http.ResponseWriter, r *http.Request, status int, ap doma
 		a.writeError(w, r, err)
 		return
 	}
-	httpjson.Write(w, status, map[string]any{
-		"id": ap.ID, "patient_id": ap.PatientID, "practitioner_id": ap.PractitionerID, "treatment_id": ap.TreatmentID,
-		"location_id": ap.LocationID, "start": ap.Start, "end": ap.End, "status": ap.Status,
-	})
+	httpjson.Write(w, status, toAPI(ap))
+}
+
+// appointmentJSON is an appointment as the API shows it.
+type appointmentJSON struct {
+	ID             string        `json:"id"`
+	PatientID      string        `json:"patient_id"`
+	PractitionerID string        `json:"practitioner_id"`
+	TreatmentID    string        `json:"treatment_id"`
+	LocationID     string        `json:"location_id"`
+	Start          time.Time     `json:"start"`
+	End            time.Time     `json:"end"`
+	Status         domain.Status `json:"status"`
+}
+
+func toAPI(ap domain.Appointment) appointmentJSON {
+	return appointmentJSON{ID: ap.ID, PatientID: ap.PatientID, PractitionerID: ap.PractitionerID, TreatmentID: ap.TreatmentID,
+		LocationID: ap.LocationID, Start: ap.Start, End: ap.End, Status: ap.Status}
 }
 
 func (a *API) getAppointment(w http.ResponseWriter, r *http.Request) {

@@ -3,45 +3,166 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/httpserver"
 	"github.com/havenhealth/haven/libs/problem"
 	"github.com/havenhealth/haven/libs/residency"
 	"github.com/havenhealth/haven/libs/service/servicetest"
+	libstore "github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/libs/store/storetest"
 	"github.com/havenhealth/haven/services/scheduling/internal/app"
+	"github.com/havenhealth/haven/services/scheduling/internal/domain"
 	"github.com/havenhealth/haven/services/scheduling/internal/httpapi"
 	"github.com/havenhealth/haven/services/scheduling/internal/store"
 	"github.com/havenhealth/haven/services/scheduling/migrations"
 )
 
 type fixture struct {
-	t       *testing.T
-	auth    *servicetest.Auth
-	handler http.Handler
+	t         *testing.T
+	auth      *servicetest.Auth
+	handler   http.Handler
+	db        *libstore.DB
+	app       *app.App
+	clock     *clock
+	reminders *recordingReminders
 }
+
+// clock is the app's clock, moved by the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// recordingReminders stands in for the reminder workflows (built
+// elsewhere): it records what it is told and fails while told to.
+type recordingReminders struct {
+	mu    sync.Mutex
+	fail  bool
+	calls []string // "booked <id>", ...
+}
+
+func (r *recordingReminders) record(kind string, a domain.Appointment) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		return errors.New("temporal unreachable")
+	}
+	r.calls = append(r.calls, kind+" "+a.ID)
+	return nil
+}
+
+func (r *recordingReminders) Booked(_ context.Context, a domain.Appointment) error {
+	return r.record("booked", a)
+}
+func (r *recordingReminders) Rescheduled(_ context.Context, a domain.Appointment) error {
+	return r.record("rescheduled", a)
+}
+func (r *recordingReminders) Cancelled(_ context.Context, a domain.Appointment) error {
+	return r.record("cancelled", a)
+}
+
+func (r *recordingReminders) setFail(fail bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = fail
+}
+
+func (r *recordingReminders) took() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.calls
+	r.calls = nil
+	return out
+}
+
+// now is the fixture clock's start: a Sunday in 2026, before both of
+// America/Toronto's daylight-saving changes.
+var now = time.Date(2026, 3, 1, 17, 0, 0, 0, time.UTC)
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := storetest.Open(t, migrations.FS)
 	require.NoError(t, audit.Migrate(context.Background(), db))
 	auth := servicetest.NewAuth(t, residency.Montreal)
-	api := &httpapi.API{App: app.New(app.Deps{Store: store.New(db), Region: string(residency.Montreal)}),
-		Authenticated: auth.Deps.Authenticated, Logger: slog.New(slog.DiscardHandler)}
+	clk := &clock{now: now}
+	rem := &recordingReminders{}
+	a := app.New(app.Deps{Store: store.New(db), Region: string(residency.Montreal), Reminders: rem, Now: clk.Now})
+	api := &httpapi.API{App: a, Authenticated: auth.Deps.Authenticated, Logger: slog.New(slog.DiscardHandler)}
 	mux := http.NewServeMux()
 	api.Register(mux)
-	return &fixture{t: t, auth: auth, handler: httpserver.New(mux, httpserver.Options{Logger: slog.New(slog.DiscardHandler)}).Handler()}
+	return &fixture{t: t, auth: auth, handler: httpserver.New(mux, httpserver.Options{Logger: slog.New(slog.DiscardHandler)}).Handler(),
+		db: db, app: a, clock: clk, reminders: rem}
+}
+
+// patient signs in a patient-role user linked to patientID (none when
+// empty), as identity does for a patient account.
+func (f *fixture) patient(patientID string) servicetest.Caller {
+	f.t.Helper()
+	c := f.auth.SignIn(authz.RolePatient, nil)
+	ctx := context.Background()
+	require.NoError(f.t, f.auth.Sessions.Revoke(ctx, c.ClinicID, c.SessionID))
+	at := time.Now()
+	require.NoError(f.t, f.auth.Sessions.Create(ctx, authn.Session{ID: c.SessionID, ClinicID: c.ClinicID, UserID: c.UserID,
+		Role: authz.RolePatient, Grants: c.Grants, PatientID: patientID, CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(time.Hour)}))
+	c.PatientID = patientID
+	return c
+}
+
+// events returns the audit events recorded so far.
+func (f *fixture) events() []audit.Event {
+	f.t.Helper()
+	var payloads []string
+	require.NoError(f.t, f.db.Table("audit_outbox").Order("id").Pluck("payload", &payloads).Error)
+	out := make([]audit.Event, len(payloads))
+	for i, p := range payloads {
+		require.NoError(f.t, json.Unmarshal([]byte(p), &out[i]))
+	}
+	return out
+}
+
+// count is how many recorded events have the action and outcome.
+func (f *fixture) count(action audit.Action, outcome audit.Outcome) int {
+	n := 0
+	for _, e := range f.events() {
+		if e.Action == action && e.Outcome == outcome {
+			n++
+		}
+	}
+	return n
+}
+
+// decode is a response's JSON body.
+func decode[T any](t *testing.T, w *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &v), w.Body.String())
+	return v
 }
 
 func (f *fixture) do(c *servicetest.Caller, method, path, body string) *httptest.ResponseRecorder {

@@ -54,7 +54,7 @@ func (s *Store) Practitioner(ctx context.Context, clinicID, id string) (domain.P
 	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 		return domain.Practitioner{}, translate(err)
 	}
-	return domain.Practitioner{ID: r.ID, ClinicID: r.ClinicID, UserID: r.UserID, CreatedAt: r.CreatedAt.UTC()}, nil
+	return r.toDomain(), nil
 }
 
 // AddTreatment stores a treatment.
@@ -70,6 +70,87 @@ func (s *Store) Treatment(ctx context.Context, clinicID, id string) (domain.Trea
 	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 		return domain.Treatment{}, translate(err)
 	}
+	return r.toDomain(), nil
+}
+
+func (r practitionerRow) toDomain() domain.Practitioner {
+	return domain.Practitioner{ID: r.ID, ClinicID: r.ClinicID, UserID: r.UserID, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// Practitioners returns the clinic's practitioners, oldest first.
+func (s *Store) Practitioners(ctx context.Context, clinicID string) ([]domain.Practitioner, error) {
+	var rows []practitionerRow
+	if err := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.Practitioner, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+func (r treatmentRow) toDomain() domain.Treatment {
 	return domain.Treatment{ID: r.ID, ClinicID: r.ClinicID, Name: r.Name, DurationMinutes: r.DurationMinutes,
-		PriceCents: r.PriceCents, OnlineBookable: r.OnlineBookable, CreatedAt: r.CreatedAt.UTC()}, nil
+		PriceCents: r.PriceCents, OnlineBookable: r.OnlineBookable, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// Treatments returns the clinic's treatments (only the online-bookable
+// ones when onlineOnly), oldest first.
+func (s *Store) Treatments(ctx context.Context, clinicID string, onlineOnly bool) ([]domain.Treatment, error) {
+	q := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID)
+	if onlineOnly {
+		q = q.Where("online_bookable = ?", true)
+	}
+	var rows []treatmentRow
+	if err := q.Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.Treatment, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+type locationRow struct {
+	ID        string `gorm:"primaryKey"`
+	ClinicID  string
+	Name      string
+	TimeZone  string // reserved: empty, locations keep the clinic's zone
+	CreatedAt time.Time
+}
+
+func (locationRow) TableName() string { return "locations" }
+
+func (r locationRow) toDomain() domain.Location {
+	return domain.Location{ID: r.ID, ClinicID: r.ClinicID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// AddLocation stores a location with its audit events.
+func (s *Store) AddLocation(ctx context.Context, l domain.Location, events ...audit.Event) error {
+	row := locationRow{ID: l.ID, ClinicID: l.ClinicID, Name: l.Name, CreatedAt: l.CreatedAt.UTC()}
+	return translate(audit.Write(s.db.WithContext(ctx), events, func(tx *gorm.DB) error { return tx.Create(&row).Error }))
+}
+
+// Location returns one location.
+func (s *Store) Location(ctx context.Context, clinicID, id string) (domain.Location, error) {
+	var r locationRow
+	if err := s.db.WithContext(ctx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
+		return domain.Location{}, translate(err)
+	}
+	return r.toDomain(), nil
+}
+
+// Locations returns the clinic's locations, oldest first.
+func (s *Store) Locations(ctx context.Context, clinicID string) ([]domain.Location, error) {
+	var rows []locationRow
+	if err := s.db.WithContext(ctx).Where("clinic_id = ?", clinicID).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]domain.Location, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
 }

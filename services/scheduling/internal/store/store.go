@@ -76,29 +76,59 @@ func slotTaken(err error) error {
 	return err
 }
 
-// Book stores a new appointment, with its audit events in the same
-// transaction; an overlap with another appointment of the practitioner is
-// domain.ErrSlotTaken and stores nothing.
-func (s *Store) Book(ctx context.Context, a domain.Appointment, events ...audit.Event) error {
+// Write is what an appointment change records in its own transaction:
+// its audit events and, when Reminder is set, the reminder_sync row that
+// keeps the appointment's reminders in step.
+type Write struct {
+	Events   []audit.Event
+	Reminder *ReminderSync
+}
+
+// ReminderSync identifies the reminder_sync row a change adds; the row's
+// kind follows from the change (booked, rescheduled, cancelled).
+type ReminderSync struct {
+	ID string
+	// At is when the change happened; RetryAt when SyncReminders first
+	// retries it if the immediate call did not succeed.
+	At, RetryAt time.Time
+}
+
+func (w Write) run(db *gorm.DB, kind domain.ReminderChange, clinicID, appointmentID string, change func(tx *gorm.DB) error) error {
+	return audit.Write(db, w.Events, func(tx *gorm.DB) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		if w.Reminder == nil || kind == "" {
+			return nil
+		}
+		return tx.Create(&reminderSyncRow{ID: w.Reminder.ID, ClinicID: clinicID, AppointmentID: appointmentID, Kind: string(kind),
+			CreatedAt: w.Reminder.At.UTC(), NextAttemptAt: w.Reminder.RetryAt.UTC()}).Error
+	})
+}
+
+// Book stores a new appointment with w; an overlap with another
+// appointment of the practitioner is domain.ErrSlotTaken and stores
+// nothing.
+func (s *Store) Book(ctx context.Context, a domain.Appointment, w Write) error {
 	if !a.End.After(a.Start) {
 		return domain.ErrInvalid
 	}
 	row := toRow(a)
-	err := audit.Write(s.db.WithContext(ctx), events, func(tx *gorm.DB) error { return tx.Create(&row).Error })
+	err := w.run(s.db.WithContext(ctx), domain.ReminderBooked, a.ClinicID, a.ID, func(tx *gorm.DB) error { return tx.Create(&row).Error })
 	if err := slotTaken(err); err != nil {
 		return fmt.Errorf("book appointment: %w", err)
 	}
 	return nil
 }
 
-// Reschedule moves an appointment to [start, end); an overlap is
+// Reschedule moves an appointment to [start, end) with w; an overlap is
 // domain.ErrSlotTaken and changes nothing.
-func (s *Store) Reschedule(ctx context.Context, clinicID, id string, start, end time.Time, events ...audit.Event) (domain.Appointment, error) {
+func (s *Store) Reschedule(ctx context.Context, clinicID, id string, start, end time.Time, w Write) (domain.Appointment, error) {
 	if !end.After(start) {
 		return domain.Appointment{}, domain.ErrInvalid
 	}
 	var out domain.Appointment
-	err := audit.Write(s.db.WithContext(ctx), events, func(tx *gorm.DB) error {
+	err := w.run(s.db.WithContext(ctx), domain.ReminderRescheduled, clinicID, id, func(tx *gorm.DB) error {
 		var r appointmentRow
 		if err := s.db.ForUpdate(tx).Where("clinic_id = ? AND id = ?", clinicID, id).Take(&r).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -119,9 +149,14 @@ func (s *Store) Reschedule(ctx context.Context, clinicID, id string, start, end 
 	return out, nil
 }
 
-// SetStatus changes an appointment's status (cancelling frees its time).
-func (s *Store) SetStatus(ctx context.Context, clinicID, id string, st domain.Status, events ...audit.Event) error {
-	err := audit.Write(s.db.WithContext(ctx), events, func(tx *gorm.DB) error {
+// SetStatus changes an appointment's status with w (cancelling frees its
+// time; only a cancellation adds a reminder_sync row).
+func (s *Store) SetStatus(ctx context.Context, clinicID, id string, st domain.Status, w Write) error {
+	var kind domain.ReminderChange
+	if st == domain.Cancelled {
+		kind = domain.ReminderCancelled
+	}
+	err := w.run(s.db.WithContext(ctx), kind, clinicID, id, func(tx *gorm.DB) error {
 		res := tx.Model(&appointmentRow{}).Where("clinic_id = ? AND id = ?", clinicID, id).
 			Updates(map[string]any{"status": string(st), "updated_at": time.Now().UTC()})
 		if res.Error != nil {

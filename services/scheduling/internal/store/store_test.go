@@ -57,7 +57,7 @@ func TestBook_TwentyConcurrentRequestsForOneSlot(t *testing.T) {
 			defer wg.Done()
 			<-start
 			// Every request wants 10:00-10:45, some shifted inside it.
-			err := s.Book(context.Background(), appt(prac, t0.Add(time.Duration(i%3)*5*time.Minute), 45))
+			err := s.Book(context.Background(), appt(prac, t0.Add(time.Duration(i%3)*5*time.Minute), 45), store.Write{})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -82,14 +82,14 @@ func TestBook_BackToBackOtherPractitionerAndCancelledDoNotClash(t *testing.T) {
 	ctx := context.Background()
 	a, b := uuid.NewString(), uuid.NewString()
 	first := appt(a, t0, 30)
-	require.NoError(t, s.Book(ctx, first))
-	require.NoError(t, s.Book(ctx, appt(a, t0.Add(30*time.Minute), 30)), "back to back: end is exclusive")
-	require.NoError(t, s.Book(ctx, appt(b, t0, 30)), "another practitioner")
-	require.ErrorIs(t, s.Book(ctx, appt(a, t0.Add(10*time.Minute), 10)), domain.ErrSlotTaken)
+	require.NoError(t, s.Book(ctx, first, store.Write{}))
+	require.NoError(t, s.Book(ctx, appt(a, t0.Add(30*time.Minute), 30), store.Write{}), "back to back: end is exclusive")
+	require.NoError(t, s.Book(ctx, appt(b, t0, 30), store.Write{}), "another practitioner")
+	require.ErrorIs(t, s.Book(ctx, appt(a, t0.Add(10*time.Minute), 10), store.Write{}), domain.ErrSlotTaken)
 
-	require.NoError(t, s.SetStatus(ctx, clinic, first.ID, domain.Cancelled))
-	require.NoError(t, s.Book(ctx, appt(a, t0.Add(10*time.Minute), 10)), "a cancelled appointment frees its time")
-	require.ErrorIs(t, s.SetStatus(ctx, clinic, first.ID, domain.Booked), domain.ErrSlotTaken, "un-cancelling into a taken slot")
+	require.NoError(t, s.SetStatus(ctx, clinic, first.ID, domain.Cancelled, store.Write{}))
+	require.NoError(t, s.Book(ctx, appt(a, t0.Add(10*time.Minute), 10), store.Write{}), "a cancelled appointment frees its time")
+	require.ErrorIs(t, s.SetStatus(ctx, clinic, first.ID, domain.Booked, store.Write{}), domain.ErrSlotTaken, "un-cancelling into a taken slot")
 }
 
 func TestReschedule_IntoATakenSlotChangesNothing(t *testing.T) {
@@ -97,15 +97,15 @@ func TestReschedule_IntoATakenSlotChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	p := uuid.NewString()
 	x, y := appt(p, t0, 30), appt(p, t0.Add(time.Hour), 30)
-	require.NoError(t, s.Book(ctx, x))
-	require.NoError(t, s.Book(ctx, y))
-	_, err := s.Reschedule(ctx, clinic, y.ID, t0.Add(15*time.Minute), t0.Add(45*time.Minute))
+	require.NoError(t, s.Book(ctx, x, store.Write{}))
+	require.NoError(t, s.Book(ctx, y, store.Write{}))
+	_, err := s.Reschedule(ctx, clinic, y.ID, t0.Add(15*time.Minute), t0.Add(45*time.Minute), store.Write{})
 	require.ErrorIs(t, err, domain.ErrSlotTaken)
 	got, err := s.Appointment(ctx, clinic, y.ID)
 	require.NoError(t, err)
 	require.True(t, got.Start.Equal(y.Start))
-	moved, err := s.Reschedule(ctx, clinic, y.ID, t0.Add(30*time.Minute), t0.Add(time.Hour))
+	moved, err := s.Reschedule(ctx, clinic, y.ID, t0.Add(30*time.Minute), t0.Add(time.Hour), store.Write{})
 	require.NoError(t, err)
 	require.True(t, moved.Start.Equal(t0.Add(30*time.Minute)))
-	require.ErrorIs(t, s.Book(ctx, appt(p, t0, 0)), domain.ErrInvalid)
+	require.ErrorIs(t, s.Book(ctx, appt(p, t0, 0), store.Write{}), domain.ErrInvalid)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -159,11 +158,12 @@ func TestDevstack_IdentityAndAccess(t *testing.T) {
 	locked := callAs(t, http.MethodPost, gbBase+"/identity/v1/sessions", "", map[string]string{"email": gb.ownerEmail, "password": ownerPW})
 	require.Equal(t, http.StatusTooManyRequests, locked.status, "the 6th attempt is refused even with the right password")
 
-	// Password reset end to end: the link arrives in the region's outbox,
-	// sets a new password and ends the old sessions.
+	// Password reset end to end: the link arrives, through the region's
+	// messaging service, in its mail sink; it sets a new password and ends
+	// the old sessions.
 	r := callAs(t, http.MethodPost, nzBase+"/identity/v1/password-resets", "", map[string]string{"email": nz.ownerEmail})
 	require.Equal(t, http.StatusAccepted, r.status)
-	link := lastOutboxBody(t, filepath.Join(data, "sydney", "outbox", "outbox.jsonl"), "password_reset")
+	link := waitMail(t, d.manifest.Regions["sydney"].MailAPI, nz.ownerEmail, "/password-resets/").Text
 	i := strings.Index(link, "/password-resets/")
 	require.GreaterOrEqual(t, i, 0)
 	resetToken := strings.Fields(link[i+len("/password-resets/"):])[0]
@@ -197,25 +197,4 @@ func TestDevstack_IdentityAndAccess(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the router still answers %d for a closed clinic", r.status)
 	}
 	require.Equal(t, http.StatusGone, callAs(t, http.MethodPost, auBase+"/identity/v1/sessions", "", map[string]string{"email": au.ownerEmail, "password": ownerPW}).status)
-}
-
-// lastOutboxBody reads the devstack outbox and returns the body of the
-// newest message with purpose.
-func lastOutboxBody(t *testing.T, path, purpose string) string {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	require.NoError(t, err)
-	var body string
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		var m struct {
-			Purpose string `json:"purpose"`
-			Body    string `json:"body"`
-		}
-		require.NoError(t, json.Unmarshal([]byte(line), &m))
-		if m.Purpose == purpose {
-			body = m.Body
-		}
-	}
-	require.NotEmpty(t, body, "no %s message in the outbox", purpose)
-	return body
 }

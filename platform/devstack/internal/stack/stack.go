@@ -286,9 +286,15 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 				"HAVEN_CHARTING_URL=http://" + peers["charting"],
 				"HAVEN_MESSAGING_URL=http://" + peers["messaging"],
 				"HAVEN_SCHEDULING_URL=http://" + peers["scheduling"],
-				// Messages (sign-in codes, resets, invitations) land in the
-				// region's own directory until the messaging service exists.
-				"HAVEN_DEV_OUTBOX=" + filepath.Join(reg.Dir, "outbox"),
+				// Messaging delivers to the region's mail and SMS sinks.
+				"HAVEN_MAIL_SMTP_ADDR=" + reg.MailSMTP,
+				"HAVEN_MAIL_FROM=Haven <no-reply@haven.localhost>",
+				"HAVEN_MAIL_TLS=none",
+				"HAVEN_SMS_ACCOUNT_SID=" + reg.SMSAccountSID,
+				"HAVEN_SMS_AUTH_TOKEN=" + reg.SMSAuthToken,
+				"HAVEN_SMS_FROM=+15005550006",
+				"HAVEN_SMS_API_URL=" + reg.SMSAPI,
+				"HAVEN_DISPATCH_EVERY=2s",
 				"HAVEN_SIGN_IN_PER_MINUTE=" + strconv.Itoa(o.SignupPerMinute*10),
 				"HAVEN_CLOSURE_GRACE=" + o.ClosureGrace.String(),
 				"HAVEN_CLOSURE_CHECK_EVERY=5s",

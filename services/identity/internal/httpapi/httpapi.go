@@ -58,6 +58,9 @@ func (a *API) Register(mux httpserver.Routes) {
 	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
 
 	mux.Handle("GET /v1/clinic", clinic(a.getClinic))
+	// The same view for the region's services (messaging builds public
+	// links with the clinic's slug).
+	mux.Handle("GET /internal/v1/clinic", edgeauth.RequireInternal(a.Secret, a.Region, http.HandlerFunc(a.getClinic)))
 	mux.Handle("GET "+provisioning.ClosedPath, router(a.closedClinics))
 	mux.Handle("POST /v1/clinic/closure/challenge", authed(a.closureChallenge))
 	mux.Handle("POST /v1/clinic/closure", authed(a.requestClosure))

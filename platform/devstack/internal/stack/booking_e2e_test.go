@@ -1,7 +1,9 @@
 package stack_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -10,6 +12,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/havenhealth/haven/platform/devstack/internal/stack"
 )
 
 // mail is a message as a region's mail sink shows it.
@@ -147,7 +155,7 @@ func TestDevstack_BookingAndReminders(t *testing.T) {
 	k := int((time.Until(start) - 30*time.Second) / time.Minute)
 	require.GreaterOrEqual(t, k, 5)
 	r = callAs(t, http.MethodPut, sched+"/settings", owner, map[string]any{
-		"time_zone": "America/Toronto", "reminder_offsets_minutes": []int{k + 15, k}, "reminder_channels": []string{"email"}})
+		"time_zone": "America/Toronto", "reminder_offsets_minutes": []int{k + 15, k}, "reminder_channels": []string{"email", "sms"}})
 	require.Equal(t, http.StatusOK, r.status, "%v", r.body)
 	due := start.Add(-time.Duration(k) * time.Minute)
 	later := start.Add(15 * time.Minute)
@@ -168,20 +176,23 @@ func TestDevstack_BookingAndReminders(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, "%v", r.body)
 
 	// C: a patient the front desk opted out of e-mail, booked by staff.
-	newPatient := func(first, email string) string {
+	newPatient := func(first, email, phone string) string {
 		t.Helper()
 		c := callAs(t, http.MethodPost, base+"/charting/v1/patients", owner, map[string]any{
-			"first_name": first, "last_name": "Tester" + run, "date_of_birth": "1975-01-01", "email": email})
+			"first_name": first, "last_name": "Tester" + run, "date_of_birth": "1975-01-01", "email": email, "phone": phone})
 		require.Equal(t, http.StatusCreated, c.status, "%v", c.body)
 		return c.body["id"].(string)
 	}
 	optedOutEmail := "opted-out-" + run + "@example.net"
-	optedOut := newPatient("Opted", optedOutEmail)
-	r = callAs(t, http.MethodPut, base+"/messaging/v1/patients/"+optedOut+"/opt-outs/email", owner, nil)
-	require.Contains(t, []int{http.StatusOK, http.StatusNoContent}, r.status, "%v", r.body)
+	optedOut := newPatient("Opted", optedOutEmail, "+1 514 555 0142")
+	for _, ch := range []string{"email", "sms"} {
+		r = callAs(t, http.MethodPut, base+"/messaging/v1/patients/"+optedOut+"/opt-outs/"+ch, owner, nil)
+		require.Contains(t, []int{http.StatusOK, http.StatusNoContent}, r.status, "%v", r.body)
+	}
 	book(owner, map[string]any{"patient_id": optedOut, "practitioner_id": p2, "treatment_id": treatment, "start": start.Format(time.RFC3339)})
-	// D: a patient whose mail server refuses the address.
-	bounced := newPatient("Bounced", "bounced-"+run+"@bounce.invalid")
+	// D: a patient whose mail server refuses the address, and whose SMS
+	// the sink delivers and reports on.
+	bounced := newPatient("Bounced", "bounced-"+run+"@bounce.invalid", "+1 514 555 0199")
 	book(owner, map[string]any{"patient_id": bounced, "practitioner_id": p2, "treatment_id": treatment, "start": later.Format(time.RFC3339)})
 
 	// At the due time exactly one reminder reaches the patient, naming the
@@ -205,12 +216,12 @@ func TestDevstack_BookingAndReminders(t *testing.T) {
 	require.Empty(t, mailsTo(t, mailAPI, optedOutEmail), "nothing for an opted-out patient")
 
 	// The communication log tells the truth.
-	waitStatus := func(patientID, want string) map[string]any {
+	waitStatus := func(patientID, channel, want string) map[string]any {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			for _, m := range commLog(t, base, owner, patientID) {
-				if m["trigger"] == "reminder" && m["status"] == want {
+				if m["trigger"] == "reminder" && m["channel"] == channel && m["status"] == want {
 					return m
 				}
 			}
@@ -218,17 +229,35 @@ func TestDevstack_BookingAndReminders(t *testing.T) {
 			time.Sleep(250 * time.Millisecond)
 		}
 	}
-	delivered := waitStatus(patientID, "delivered")
-	require.Equal(t, "email", delivered["channel"])
+	delivered := waitStatus(patientID, "email", "delivered")
 	require.Equal(t, "appointment_reminder", delivered["template"])
 	require.NotEmpty(t, delivered["sent_at"])
 	require.NotEmpty(t, delivered["delivered_at"])
-	waitStatus(optedOut, "suppressed")
-	failed := waitStatus(bounced, "failed")
+	waitStatus(optedOut, "email", "suppressed")
+	waitStatus(optedOut, "sms", "suppressed")
+	waitStatus(patientID, "sms", "failed") // signed up without a phone number
+	failed := waitStatus(bounced, "email", "failed")
 	require.Nil(t, failed["sent_at"], "a rejected message is never shown as sent")
-	for _, m := range commLog(t, base, owner, bounced) {
-		require.NotEqual(t, "sent", m["status"])
-		require.NotEqual(t, "delivered", m["status"])
+	require.Nil(t, failed["delivered_at"])
+	// The SMS went through the provider's API; its history is what the
+	// sink's signed status callbacks reported, through the router.
+	sms := waitStatus(bounced, "sms", "delivered")
+	require.NotEmpty(t, sms["provider_id"])
+	var fromProvider []string
+	for _, h := range sms["history"].([]any) {
+		if ev := h.(map[string]any); ev["source"] == "provider" {
+			fromProvider = append(fromProvider, ev["status"].(string))
+		}
+	}
+	require.Contains(t, fromProvider, "delivered", "the delivery report came from the provider's callback: %v", sms["history"])
+
+	// The reminder workflow's history, read through the Temporal client,
+	// holds no personal data: its payloads are sealed under the region's
+	// key and carry ids only.
+	history := workflowHistory(t, d.manifest.Regions["montreal"], "reminder-"+apptA)
+	require.NotEmpty(t, history)
+	for _, needle := range []string{patientEmail, "Aroha", "Patient" + run, optedOutEmail, "5145550199", "514 555"} {
+		require.NotContains(t, history, needle)
 	}
 
 	// Charts outstanding: an appointment that ended an hour ago stays
@@ -260,6 +289,27 @@ func TestDevstack_BookingAndReminders(t *testing.T) {
 			"the clinic's data stays in montreal")
 	}
 	require.Empty(t, filesContaining(t, data, patientEmail, optedOutEmail), "addresses are stored only encrypted")
+}
+
+// workflowHistory returns a workflow's whole history as JSON, read through
+// the region's Temporal frontend without the payload codec.
+func workflowHistory(t testing.TB, reg stack.Region, workflowID string) string {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: reg.Temporal, Namespace: reg.TemporalNamespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	require.NoError(t, err)
+	defer c.Close()
+	it := c.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var b strings.Builder
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		raw, err := protojson.Marshal(ev)
+		require.NoError(t, err)
+		b.Write(raw)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // waitReminder waits until by for a message to to that is not an

@@ -17,7 +17,7 @@ import (
 	"github.com/havenhealth/haven/services/scheduling/migrations"
 )
 
-func newStore(t *testing.T) *store.Store {
+func newStore(t testing.TB) *store.Store {
 	t.Helper()
 	db := storetest.Open(t, migrations.FS)
 	require.NoError(t, audit.Migrate(context.Background(), db))

@@ -175,6 +175,10 @@ container reads with envFrom. Secrets never go here: see haven-lib.secretEnv.
 {{- $_ := set $env "HAVEN_VAULT_ROLE" (include "haven-lib.component" .) -}}
 {{- /* Every service verifies tokens against the region's identity JWKS. */ -}}
 {{- $_ := set $env "HAVEN_IDENTITY_URL" (dig "identityURL" "http://identity" $g) -}}
+{{- /* The region's peers, called with service-to-service signatures. */ -}}
+{{- $_ := set $env "HAVEN_CHARTING_URL" (dig "chartingURL" "http://charting" $g) -}}
+{{- $_ := set $env "HAVEN_MESSAGING_URL" (dig "messagingURL" "http://messaging" $g) -}}
+{{- $_ := set $env "HAVEN_SCHEDULING_URL" (dig "schedulingURL" "http://scheduling" $g) -}}
 {{- $_ := set $env "HAVEN_PUBLIC_URL" (dig "publicURL" "" $g | required "global.publicURL is required (it names each region's token issuer)") -}}
 {{- $_ := set $env "HAVEN_TEMPORAL_ADDRESS" (dig "address" "" (.Values.temporal | default dict) | default (dig "temporal" "address" "" $g) | required "global.temporal.address is required") -}}
 {{- $_ := set $env "HAVEN_TEMPORAL_NAMESPACE" (dig "namespace" "" (.Values.temporal | default dict) | default (dig "temporal" "namespace" "" $g) | required "global.temporal.namespace is required") -}}

@@ -66,7 +66,13 @@ func Sign(r *http.Request, secret []byte, clinicID, region string, now time.Time
 // Verify checks r's signature for this service's region and returns the
 // clinic id it carries (empty when the router signed no clinic).
 func Verify(r *http.Request, secret []byte, region string, now time.Time) (string, error) {
-	sig := r.Header.Get(HeaderSignature)
+	return verify(r, HeaderSignature, domainEdge, secret, region, now)
+}
+
+// verify checks the signature in header, made under domain, for region,
+// and returns the clinic id it carries.
+func verify(r *http.Request, header, domain string, secret []byte, region string, now time.Time) (string, error) {
+	sig := r.Header.Get(header)
 	if sig == "" {
 		return "", ErrMissing
 	}
@@ -78,9 +84,8 @@ func Verify(r *http.Request, secret []byte, region string, now time.Time) (strin
 	if err != nil {
 		return "", ErrInvalid
 	}
-	clinicID := r.Header.Get(HeaderClinicID)
-	gotRegion := r.Header.Get(HeaderRegion)
-	want := mac(secret, parts[1], clinicID, gotRegion, r.Method, r.URL.Path)
+	clinicID, gotRegion := r.Header.Get(HeaderClinicID), r.Header.Get(HeaderRegion)
+	want := macDomain(domain, secret, parts[1], clinicID, gotRegion, r.Method, r.URL.Path)
 	if !hmac.Equal([]byte(want), []byte(parts[2])) {
 		return "", ErrInvalid
 	}
@@ -178,33 +183,11 @@ func SignInternal(r *http.Request, secret []byte, clinicID, region string, now t
 // VerifyInternal checks r's service-to-service signature for region and
 // returns the clinic it names.
 func VerifyInternal(r *http.Request, secret []byte, region string, now time.Time) (string, error) {
-	sig := r.Header.Get(HeaderInternal)
-	if sig == "" {
-		return "", ErrMissing
-	}
-	parts := strings.Split(sig, ".")
-	if len(parts) != 3 || parts[0] != "v1" {
-		return "", ErrInvalid
-	}
-	ts, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
-		return "", ErrInvalid
-	}
-	clinicID, gotRegion := r.Header.Get(HeaderClinicID), r.Header.Get(HeaderRegion)
-	want := macDomain(domainInternal, secret, parts[1], clinicID, gotRegion, r.Method, r.URL.Path)
-	if !hmac.Equal([]byte(want), []byte(parts[2])) {
-		return "", ErrInvalid
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > MaxSkew || d < -MaxSkew {
-		return "", ErrExpired
-	}
-	if gotRegion != region {
-		return "", ErrWrongRegion
-	}
-	if clinicID == "" {
+	clinicID, err := verify(r, HeaderInternal, domainInternal, secret, region, now)
+	if err == nil && clinicID == "" {
 		return "", ErrMissingClinic
 	}
-	return clinicID, nil
+	return clinicID, err
 }
 
 // RequireInternal wraps an endpoint only the region's own services may

@@ -133,10 +133,11 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, err
 	}
 	o.DataDir = abs
-	s = &Stack{opts: o, log: o.Logger}
+	st := &Stack{opts: o, log: o.Logger}
+	s = st
 	defer func() {
 		if err != nil {
-			s.Stop()
+			st.Stop() // s itself is nil on the error returns
 		}
 	}()
 	for _, bin := range append([]string{"router"}, Services...) {
@@ -314,8 +315,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	for _, reg := range s.Manifest.Regions {
 		for svc, u := range reg.Services {
 			if err := waitReady(ctx, u); err != nil {
-				return nil, fmt.Errorf("%s/%s did not become ready: %w (see %s)", reg.Name, svc, err,
-					filepath.Join(reg.Dir, "logs", svc+".log"))
+				logPath := filepath.Join(reg.Dir, "logs", svc+".log")
+				return nil, fmt.Errorf("%s/%s did not become ready: %w (see %s; it ends with:\n%s)", reg.Name, svc, err,
+					logPath, logTail(logPath, 15))
 			}
 		}
 	}
@@ -603,6 +605,17 @@ func freePort() (int, error) {
 }
 
 // waitReady polls base/readyz until it answers 200 or ctx ends.
+// logTail returns the last n lines of a child's log (services log ids
+// only, so it is safe to show).
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 func waitReady(ctx context.Context, base string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

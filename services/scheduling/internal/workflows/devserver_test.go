@@ -82,7 +82,9 @@ func startDevServer() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var ports [3]int
+	// Every port the dev server opens is named, so none defaults to an
+	// offset of another that a concurrently running devstack may hold.
+	var ports [4]int
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return "", err
@@ -90,7 +92,7 @@ func startDevServer() (string, error) {
 	}
 	dev.cmd = exec.Command(bin, "server", "start-dev", "--headless", "--ip", "127.0.0.1",
 		"--port", strconv.Itoa(ports[0]), "--ui-port", strconv.Itoa(ports[1]), "--metrics-port", strconv.Itoa(ports[2]),
-		"--namespace", devNamespace, "--log-level", "warn")
+		"--http-port", strconv.Itoa(ports[3]), "--namespace", devNamespace, "--log-level", "warn")
 	dev.cmd.Stdout, dev.cmd.Stderr = &dev.out, &dev.out
 	if err := dev.cmd.Start(); err != nil {
 		return "", fmt.Errorf("start temporal dev server: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/audit/audittest"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/edgeauth"
@@ -128,12 +129,8 @@ func (f *fixture) do(method, target string, p authz.Principal) *httptest.Respons
 // outbox returns the activity.read events recorded so far.
 func (f *fixture) reads() []audit.Event {
 	f.t.Helper()
-	var payloads []string
-	require.NoError(f.t, f.db.Table("audit_outbox").Order("id").Pluck("payload", &payloads).Error)
 	var out []audit.Event
-	for _, p := range payloads {
-		var e audit.Event
-		require.NoError(f.t, json.Unmarshal([]byte(p), &e))
+	for _, e := range audittest.Outbox(f.t, f.db.DB) {
 		if e.Action == audit.ActivityRead {
 			out = append(out, e)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/audit/audittest"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/edgeauth"
@@ -163,14 +164,7 @@ func problemOf(t *testing.T, rec *httptest.ResponseRecorder, status int) problem
 // auditEvents returns the audit outbox, oldest first.
 func (f *fixture) auditEvents() []audit.Event {
 	f.t.Helper()
-	var payloads []string
-	require.NoError(f.t, f.db.Table("audit_outbox").Order("id").Pluck("payload", &payloads).Error)
-	out := make([]audit.Event, len(payloads))
-	for i, p := range payloads {
-		require.NoError(f.t, json.Unmarshal([]byte(p), &out[i]))
-		require.NoError(f.t, out[i].Validate())
-	}
-	return out
+	return audittest.Outbox(f.t, f.db.DB)
 }
 
 // eventsFor returns the audit events of user u with action and outcome.

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/audit/audittest"
 	"github.com/havenhealth/haven/libs/edgeauth"
 	"github.com/havenhealth/haven/libs/fieldcrypt"
 	"github.com/havenhealth/haven/libs/fieldcrypt/fieldcrypttest"
@@ -344,14 +345,7 @@ func (f *fixture) waitStatus(c *servicetest.Caller, id, status string) message {
 // auditEvents returns the audit outbox, oldest first.
 func (f *fixture) auditEvents() []audit.Event {
 	f.t.Helper()
-	var payloads []string
-	require.NoError(f.t, f.db.Table("audit_outbox").Order("id").Pluck("payload", &payloads).Error)
-	out := make([]audit.Event, len(payloads))
-	for i, p := range payloads {
-		require.NoError(f.t, json.Unmarshal([]byte(p), &out[i]))
-		require.NoError(f.t, out[i].Validate())
-	}
-	return out
+	return audittest.Outbox(f.t, f.db.DB)
 }
 
 // countEvents counts audit events of action and outcome by actor (user id or system name).

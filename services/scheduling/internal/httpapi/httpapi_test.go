@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/audit/audittest"
 	"github.com/havenhealth/haven/libs/authn"
 	"github.com/havenhealth/haven/libs/authz"
 	"github.com/havenhealth/haven/libs/httpserver"
@@ -137,13 +138,7 @@ func (f *fixture) patient(patientID string) servicetest.Caller {
 // events returns the audit events recorded so far.
 func (f *fixture) events() []audit.Event {
 	f.t.Helper()
-	var payloads []string
-	require.NoError(f.t, f.db.Table("audit_outbox").Order("id").Pluck("payload", &payloads).Error)
-	out := make([]audit.Event, len(payloads))
-	for i, p := range payloads {
-		require.NoError(f.t, json.Unmarshal([]byte(p), &out[i]))
-	}
-	return out
+	return audittest.Outbox(f.t, f.db.DB)
 }
 
 // count is how many recorded events have the action and outcome.

@@ -18,11 +18,11 @@
 //
 // Delivery is at-least-once. An event is written to audit_outbox in the same
 // transaction as the change it describes, so it exists if and only if the
-// change committed. The relay publishes unpublished rows in id order (event
-// ids are UUIDv7, so id order is time order) and marks a row published only
-// after the broker acknowledged it with all in-sync replicas. A crash, a
-// timeout or a lost acknowledgement between publishing and marking makes the
-// relay publish the same event again; consumers must de-duplicate by event
+// change committed. The relay publishes the outbox's rows in id order (event
+// ids are UUIDv7, so id order is time order) and deletes a row only after
+// the broker acknowledged it with all in-sync replicas. A crash, a timeout or
+// a lost acknowledgement between publishing and deleting makes the relay
+// publish the same event again; consumers must de-duplicate by event
 // id (the audit service does).
 //
 // Messages of one clinic share a key (the clinic id) and so a partition, and

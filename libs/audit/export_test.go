@@ -2,6 +2,7 @@ package audit
 
 import "context"
 
-// SetBeforeMark installs a hook that runs between the broker's
-// acknowledgement and marking rows published; an error simulates a crash.
-func SetBeforeMark(r *Relay, f func(ctx context.Context) error) { r.beforeMark = f }
+// SetBeforeDelete installs a hook that runs between the broker's
+// acknowledgement and deleting the published rows; an error simulates a
+// crash.
+func SetBeforeDelete(r *Relay, f func(ctx context.Context) error) { r.beforeDelete = f }

@@ -39,11 +39,10 @@ const outboxTable = "audit_outbox"
 
 // outboxRow is a row of audit_outbox.
 type outboxRow struct {
-	ID          string `gorm:"primaryKey"`
-	ClinicID    string
-	Payload     string
-	CreatedAt   time.Time
-	PublishedAt *time.Time
+	ID        string `gorm:"primaryKey"`
+	ClinicID  string
+	Payload   string
+	CreatedAt time.Time
 }
 
 // TableName names the outbox table for gorm.
@@ -73,17 +72,6 @@ func Record(tx *gorm.DB, e Event) error {
 // with an error if recording fails.
 func RecordNow(ctx context.Context, db *store.DB, e Event) error {
 	return Record(db.WithContext(ctx), e)
-}
-
-// Prune deletes outbox rows published before cutoff and returns how many.
-// Published rows are only kept for inspection; run it periodically.
-func Prune(ctx context.Context, db *store.DB, cutoff time.Time) (int64, error) {
-	res := db.WithContext(ctx).Where("published_at IS NOT NULL AND published_at < ?", cutoff.UTC()).
-		Delete(&outboxRow{})
-	if res.Error != nil {
-		return 0, fmt.Errorf("audit: prune outbox: %w", res.Error)
-	}
-	return res.RowsAffected, nil
 }
 
 // Write runs change in one transaction on db and, once it succeeded, records

@@ -63,9 +63,9 @@ type Relay struct {
 	Idle       time.Duration // poll interval while the outbox is empty; default 100ms
 	MaxBackoff time.Duration // longest wait after a failure; default 5s
 
-	// beforeMark, when set (by tests), runs after the broker acknowledged a
-	// batch and before the rows are marked; an error stands for a crash.
-	beforeMark func(ctx context.Context) error
+	// beforeDelete, when set (by tests), runs after the broker acknowledged
+	// a batch and before its rows are deleted; an error stands for a crash.
+	beforeDelete func(ctx context.Context) error
 }
 
 func (r *Relay) batch() int {
@@ -125,11 +125,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Flush makes one pass over the outbox: it publishes every unpublished row
-// in id order, in batches of Batch, marks each row published only after the
-// broker acknowledged it, and returns how many rows it marked. On an error it
-// returns the rows marked so far; unmarked rows stay for the next pass (and
-// may have reached the broker: delivery is at-least-once).
+// Flush makes one pass over the outbox: it publishes every row in id order,
+// in batches of Batch, deletes each row only after the broker acknowledged
+// it, and returns how many rows it deleted. On an error it returns the rows
+// deleted so far; the others stay for the next pass (and may have reached
+// the broker: delivery is at-least-once).
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	total := 0
 	for {
@@ -146,7 +146,7 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 	limit := r.batch()
 	var rows []outboxRow
 	if err := r.DB.WithContext(ctx).Select("id", "clinic_id", "payload").
-		Where("published_at IS NULL").Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		Order("id").Limit(limit).Find(&rows).Error; err != nil {
 		return 0, false, fmt.Errorf("audit relay: read outbox: %w", err)
 	}
 	if len(rows) == 0 {
@@ -178,8 +178,8 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 		}
 		writeErr = fmt.Errorf("audit relay: publish: %d of %d events failed: %w", len(rows)-len(acked), len(rows), firstError(werrs))
 	}
-	if r.beforeMark != nil {
-		if err := r.beforeMark(ctx); err != nil {
+	if r.beforeDelete != nil {
+		if err := r.beforeDelete(ctx); err != nil {
 			return 0, false, err
 		}
 	}
@@ -188,13 +188,12 @@ func (r *Relay) flushBatch(ctx context.Context) (published int, more bool, err e
 		for i, row := range acked {
 			ids[i] = row.ID
 		}
-		// A fresh context: the broker has the events, so marking them should
+		// A fresh context: the broker has the events, so deleting them should
 		// not be cut short by the caller's cancellation.
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := r.DB.WithContext(mctx).Model(&outboxRow{}).Where("id IN ?", ids).
-			Update("published_at", time.Now().UTC()).Error; err != nil {
-			return 0, false, fmt.Errorf("audit relay: mark %d events published: %w", len(ids), err)
+		if err := r.DB.WhereIn(r.DB.WithContext(mctx), "id", ids).Delete(&outboxRow{}).Error; err != nil {
+			return 0, false, fmt.Errorf("audit relay: delete %d published events: %w", len(ids), err)
 		}
 	}
 	if writeErr != nil {

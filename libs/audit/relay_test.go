@@ -55,7 +55,7 @@ func recordN(t testing.TB, db *store.DB, clinics []string, n int) []audit.Event 
 func unpublished(t testing.TB, db *store.DB) int64 {
 	t.Helper()
 	var n int64
-	require.NoError(t, db.Table("audit_outbox").Where("published_at IS NULL").Count(&n).Error)
+	require.NoError(t, db.Table("audit_outbox").Count(&n).Error)
 	return n
 }
 
@@ -223,19 +223,19 @@ func TestFlush_BrokerDownLosesNothing(t *testing.T) {
 	require.Equal(t, len(before), earlier, "events published before the stop survive the restart")
 }
 
-func TestFlush_CrashBeforeMarkRepublishes(t *testing.T) {
+func TestFlush_CrashBeforeDeleteRepublishes(t *testing.T) {
 	ctx := context.Background()
 	db, relay, b := setup(t)
 	events := recordN(t, db, clinics, 50)
 
 	crash := errors.New("simulated crash")
-	audit.SetBeforeMark(relay, func(context.Context) error { return crash })
+	audit.SetBeforeDelete(relay, func(context.Context) error { return crash })
 	n, err := relay.Flush(ctx)
 	require.ErrorIs(t, err, crash)
 	require.Zero(t, n)
 	require.EqualValues(t, 50, unpublished(t, db))
 
-	audit.SetBeforeMark(relay, nil)
+	audit.SetBeforeDelete(relay, nil)
 	n, err = relay.Flush(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 50, n)
@@ -267,19 +267,6 @@ func TestRun_PublishesUntilCancelled(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func TestPrune_DeletesOnlyPublishedRows(t *testing.T) {
-	ctx := context.Background()
-	db, relay, _ := setup(t)
-	recordN(t, db, clinics, 5)
-	_, err := relay.Flush(ctx)
-	require.NoError(t, err)
-	recordN(t, db, clinics, 3)
-	n, err := audit.Prune(ctx, db, time.Now().Add(time.Minute))
-	require.NoError(t, err)
-	require.EqualValues(t, 5, n)
-	require.EqualValues(t, 3, unpublished(t, db))
-}
-
 func payloads(t testing.TB, n int) []kafka.Message {
 	msgs := make([]kafka.Message, n)
 	for i := range msgs {
@@ -291,7 +278,7 @@ func payloads(t testing.TB, n int) []kafka.Message {
 }
 
 // BenchmarkRelay measures events per second from the outbox to the broker's
-// acknowledgement (rows marked published), in passes of 500.
+// acknowledgement (rows deleted), in passes of 500.
 func BenchmarkRelay(b *testing.B) {
 	ctx := context.Background()
 	db, relay, _ := setup(b)

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,4 +62,45 @@ func TestValidate_RequiresChainFields(t *testing.T) {
 		})
 	}
 	require.NoError(t, sample().Validate())
+}
+
+func TestDecodeEvent_IsStrict(t *testing.T) {
+	good := string(sample().Canonical())
+	for name, payload := range map[string]string{
+		"unknown member":   strings.Replace(good, `"action":`, `"email":"x","action":`, 1),
+		"duplicate member": strings.Replace(good, `"action":"patient.read"`, `"action":"patient.read","action":"chart.sign"`, 1),
+		"other case":       strings.Replace(good, `"action":`, `"Action":`, 1),
+		"trailing data":    good + ` {}`,
+		"invalid UTF-8":    strings.Replace(good, `"e1"`, "\"e\xff1\"", 1),
+		"not an object":    `[1,2]`,
+		"wrong type":       strings.Replace(good, `"version":1`, `"version":"1"`, 1),
+		"bad time":         strings.Replace(good, `2026-03-08T10:30:00.000000005Z`, `yesterday`, 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := domain.DecodeEvent([]byte(payload))
+			require.ErrorIs(t, err, domain.ErrCorrupt)
+		})
+	}
+	e, err := domain.DecodeEvent([]byte(good))
+	require.NoError(t, err)
+	require.Equal(t, good, string(e.Canonical()))
+}
+
+// FuzzDecodeEvent: any input either fails with ErrCorrupt or decodes to an
+// event whose canonical encoding decodes to the same event again.
+func FuzzDecodeEvent(f *testing.F) {
+	f.Add(sample().Canonical())
+	f.Add([]byte(`{"version":1,"id":"e","clinic_id":"c","action":"a","occurred_at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		e, err := domain.DecodeEvent(payload)
+		if err != nil {
+			require.ErrorIs(t, err, domain.ErrCorrupt)
+			return
+		}
+		again, err := domain.DecodeEvent(e.Canonical())
+		require.NoError(t, err)
+		require.Equal(t, e.Canonical(), again.Canonical())
+	})
 }

@@ -139,7 +139,7 @@ func (p *pipeline) requireExactlyOnce(ids []string) {
 
 func (p *pipeline) unpublished() int64 {
 	var n int64
-	require.NoError(p.t, p.svc.Table("audit_outbox").Where("published_at IS NULL").Count(&n).Error)
+	require.NoError(p.t, p.svc.Table("audit_outbox").Count(&n).Error)
 	return n
 }
 
@@ -169,15 +169,15 @@ func TestZeroLoss_BrokerDownFor500Operations(t *testing.T) {
 }
 
 // errCrash stands for the relay process dying after the broker acknowledged
-// a batch and before the outbox rows were marked.
-var errCrash = errors.New("relay crashed before marking")
+// a batch and before the published outbox rows were deleted.
+var errCrash = errors.New("relay crashed before deleting")
 
-func TestZeroLoss_RelayKilledBetweenPublishAndMark(t *testing.T) {
+func TestZeroLoss_RelayKilledBetweenPublishAndDelete(t *testing.T) {
 	p := newPipeline(t, 1, 3)
-	// Every attempt to mark rows published fails for the first three
+	// Every attempt to delete published rows fails for the first three
 	// batches: the broker has them, the outbox does not know.
 	var crashes atomic.Int32
-	require.NoError(t, p.svc.Callback().Update().Before("gorm:update").Register("test:crash", func(tx *gorm.DB) {
+	require.NoError(t, p.svc.Callback().Delete().Before("gorm:delete").Register("test:crash", func(tx *gorm.DB) {
 		if tx.Statement.Table == "audit_outbox" && crashes.Add(1) <= 3 {
 			_ = tx.AddError(errCrash)
 		}
@@ -365,7 +365,7 @@ type keyed struct{ key, value string }
 func outboxPayloads(b testing.TB, p *pipeline) []keyed {
 	b.Helper()
 	var rows []struct{ ClinicID, Payload string }
-	require.NoError(b, p.svc.Table("audit_outbox").Select("clinic_id", "payload").Where("published_at IS NULL").Order("id").Find(&rows).Error)
+	require.NoError(b, p.svc.Table("audit_outbox").Select("clinic_id", "payload").Order("id").Find(&rows).Error)
 	out := make([]keyed, len(rows))
 	for i, r := range rows {
 		out[i] = keyed{r.ClinicID, r.Payload}

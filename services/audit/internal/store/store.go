@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/havenhealth/haven/libs/store"
@@ -84,11 +85,14 @@ func (s *Store) lockClinic(tx *gorm.DB, clinicID string) error {
 	if s.db.Dialect() != store.Postgres {
 		return nil
 	}
-	if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "audit_chain:"+clinicID).Error; err != nil {
+	if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", lockKey(clinicID)).Error; err != nil {
 		return fmt.Errorf("lock clinic %s chain: %w", clinicID, err)
 	}
 	return nil
 }
+
+// lockKey names a clinic chain's advisory lock.
+func lockKey(clinicID string) string { return "audit_chain:" + clinicID }
 
 // head returns the last link of the clinic's chain, or domain.Genesis().
 func head(tx *gorm.DB, clinicID string) (domain.Link, error) {
@@ -174,52 +178,24 @@ func (s *Store) AppendBatch(ctx context.Context, events []domain.Event) (int, er
 	if len(events) == 0 {
 		return 0, nil
 	}
-	perClinic := map[string][]domain.Event{}
+	b := batch{perClinic: map[string][]domain.Event{}, events: events}
 	for _, e := range events {
 		if err := e.Validate(); err != nil {
 			return 0, err
 		}
-		perClinic[e.ClinicID] = append(perClinic[e.ClinicID], e)
+		b.perClinic[e.ClinicID] = append(b.perClinic[e.ClinicID], e)
 	}
-	clinics := slices.Sorted(maps.Keys(perClinic)) // one lock order for every replica
-	appended := 0
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		received := s.now()
-		if err := s.lockClinics(tx, clinics); err != nil {
-			return err
-		}
-		known, err := storedIDs(tx, events)
-		if err != nil {
-			return err
-		}
-		heads, err := s.heads(tx, clinics)
-		if err != nil {
-			return err
-		}
-		rows := make([]chainRow, 0, len(events))
-		for _, clinicID := range clinics {
-			prev := heads[clinicID]
-			for _, e := range perClinic[clinicID] {
-				if known[e.ID] {
-					continue
-				}
-				known[e.ID] = true
-				payload := e.Canonical()
-				next, err := domain.Next(prev, payload)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, toChainRow(e, next, payload, received))
-				prev = next
-			}
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		appended = len(rows)
-		return insertRows(tx, rows)
-	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	b.clinics = slices.Sorted(maps.Keys(b.perClinic)) // one lock order for every replica
+	var (
+		appended int
+		err      error
+	)
+	if s.db.Dialect() == store.Postgres {
+		appended, err = s.appendBatchPostgres(ctx, b)
+	} else {
+		appended, err = s.appendBatchSQLite(ctx, b)
+	}
+	if store.IsUniqueViolation(err) {
 		// An id already chained under another clinic: sort it out one by one.
 		appended = 0
 		for _, e := range events {
@@ -239,63 +215,153 @@ func (s *Store) AppendBatch(ctx context.Context, events []domain.Event) (int, er
 	return appended, nil
 }
 
-// lockClinics takes every clinic's chain lock, in the given (sorted) order,
-// in one round trip; see lockClinic.
-func (s *Store) lockClinics(tx *gorm.DB, clinics []string) error {
-	if s.db.Dialect() != store.Postgres {
-		return nil
-	}
-	keys := make([]string, len(clinics))
-	for i, c := range clinics {
-		keys[i] = "audit_chain:" + c
-	}
-	var n int64
-	if err := tx.Raw(`SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
-FROM (SELECT k FROM unnest(?::text[]) AS k ORDER BY k) AS ordered`, pgTextArray(keys)).Scan(&n).Error; err != nil {
-		return fmt.Errorf("lock %d clinic chains: %w", len(clinics), err)
-	}
-	return nil
+// batch is AppendBatch's events grouped by clinic.
+type batch struct {
+	events    []domain.Event
+	perClinic map[string][]domain.Event
+	clinics   []string // sorted
 }
 
-// pgTextArray is a PostgreSQL text[] literal of ids (no quotes, commas or
-// braces can occur in them: they are validated ids).
-func pgTextArray(ss []string) string {
-	return "{" + strings.Join(ss, ",") + "}"
-}
-
-// heads returns the last link of each clinic's chain (Genesis for a new
-// one): on PostgreSQL in one round trip (a LATERAL index probe per clinic),
-// on SQLite, which is in-process, one indexed query per clinic.
-func (s *Store) heads(tx *gorm.DB, clinics []string) (map[string]domain.Link, error) {
-	out := make(map[string]domain.Link, len(clinics))
-	if s.db.Dialect() != store.Postgres {
-		for _, c := range clinics {
-			h, err := head(tx, c)
+// link chains b's events after their clinics' heads, skipping the known ids
+// (already chained, or earlier in b), and returns the new rows.
+func (b batch) link(heads map[string]domain.Link, known map[string]bool, received time.Time) ([]chainRow, error) {
+	rows := make([]chainRow, 0, len(b.events))
+	for _, clinicID := range b.clinics {
+		prev, ok := heads[clinicID]
+		if !ok {
+			prev = domain.Genesis()
+		}
+		for _, e := range b.perClinic[clinicID] {
+			if known[e.ID] {
+				continue
+			}
+			known[e.ID] = true
+			payload := e.Canonical()
+			next, err := domain.Next(prev, payload)
 			if err != nil {
 				return nil, err
 			}
-			out[c] = h
+			rows = append(rows, toChainRow(e, next, payload, received))
+			prev = next
 		}
-		return out, nil
 	}
-	for _, c := range clinics {
-		out[c] = domain.Genesis()
-	}
-	var rows []chainRow
-	if err := tx.Raw(`SELECT h.clinic_id, h.seq, h.prev_hash, h.hash FROM unnest(?::text[]) AS c(id)
-CROSS JOIN LATERAL (SELECT clinic_id, seq, prev_hash, hash FROM audit_chain
-                    WHERE clinic_id = c.id ORDER BY seq DESC LIMIT 1) AS h`, pgTextArray(clinics)).
-		Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("read %d chain heads: %w", len(clinics), err)
-	}
-	for _, r := range rows {
-		out[r.ClinicID] = r.link()
-	}
-	return out, nil
+	return rows, nil
 }
 
-// chainColumns are audit_chain's columns in insertRows' order.
-const chainColumns = "clinic_id, seq, event_id, occurred_at, actor_user_id, action, resource_type, resource_id, patient_id, outcome, payload, prev_hash, hash, received_at"
+// appendBatchSQLite is AppendBatch on SQLite, which is in-process: a few
+// small queries cost nothing, and its transactions (BEGIN IMMEDIATE) already
+// serialise writers.
+func (s *Store) appendBatchSQLite(ctx context.Context, b batch) (int, error) {
+	appended := 0
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		received := s.now()
+		known, err := storedIDs(tx, b.events)
+		if err != nil {
+			return err
+		}
+		heads := make(map[string]domain.Link, len(b.clinics))
+		for _, c := range b.clinics {
+			if heads[c], err = head(tx, c); err != nil {
+				return err
+			}
+		}
+		rows, err := b.link(heads, known, received)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		appended = len(rows)
+		return insertRows(tx, rows)
+	})
+	return appended, err
+}
+
+// appendBatchPostgres is AppendBatch on PostgreSQL in two round trips: one
+// that takes every clinic's chain lock (sorted, so replicas never deadlock),
+// finds which ids are already chained and reads the chain heads, and one
+// COPY of the new rows. Through pgx directly rather than the ORM, it chains
+// well over half again as many events per second.
+func (s *Store) appendBatchPostgres(ctx context.Context, b batch) (int, error) {
+	appended := 0
+	err := s.db.PgxTx(ctx, func(tx pgx.Tx) error {
+		received := s.now()
+		known, heads, err := lockAndReadHeads(ctx, tx, b)
+		if err != nil {
+			return err
+		}
+		rows, err := b.link(heads, known, received)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_chain"}, chainColumnNames, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			return rows[i].values(), nil
+		})); err != nil {
+			return err
+		}
+		appended = len(rows)
+		return nil
+	})
+	return appended, err
+}
+
+// lockAndReadHeads takes the chain locks of b's clinics, then finds which
+// of b's event ids are already chained and reads the clinics' chain heads,
+// in one round trip.
+func lockAndReadHeads(ctx context.Context, tx pgx.Tx, b batch) (known map[string]bool, heads map[string]domain.Link, err error) {
+	keys := make([]string, len(b.clinics))
+	for i, c := range b.clinics {
+		keys[i] = lockKey(c)
+	}
+	ids := make([]string, len(b.events))
+	for i, e := range b.events {
+		ids[i] = e.ID
+	}
+	q := &pgx.Batch{}
+	q.Queue(`SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS ordered`, keys)
+	q.Queue(`SELECT event_id FROM audit_chain WHERE event_id = ANY($1::text[])`, ids)
+	q.Queue(`SELECT h.clinic_id, h.seq, h.prev_hash, h.hash FROM unnest($1::text[]) AS c(id)
+CROSS JOIN LATERAL (SELECT clinic_id, seq, prev_hash, hash FROM audit_chain
+                    WHERE clinic_id = c.id ORDER BY seq DESC LIMIT 1) AS h`, b.clinics)
+	results := tx.SendBatch(ctx, q)
+	defer func() { err = errors.Join(err, results.Close()) }()
+	if _, err := results.Exec(); err != nil {
+		return nil, nil, fmt.Errorf("lock %d clinic chains: %w", len(b.clinics), err)
+	}
+	known = make(map[string]bool, len(b.events))
+	var id string
+	if err := forEachRow(results, []any{&id}, func() { known[id] = true }); err != nil {
+		return nil, nil, fmt.Errorf("look up %d event ids: %w", len(ids), err)
+	}
+	heads = make(map[string]domain.Link, len(b.clinics))
+	var (
+		clinicID string
+		l        domain.Link
+	)
+	if err := forEachRow(results, []any{&clinicID, &l.Seq, &l.PrevHash, &l.Hash}, func() { heads[clinicID] = l }); err != nil {
+		return nil, nil, fmt.Errorf("read %d chain heads: %w", len(b.clinics), err)
+	}
+	return known, heads, nil
+}
+
+// forEachRow scans each row of the batch's next query into dest and calls fn.
+func forEachRow(results pgx.BatchResults, dest []any, fn func()) error {
+	rows, err := results.Query()
+	if err != nil {
+		return err
+	}
+	_, err = pgx.ForEachRow(rows, dest, func() error { fn(); return nil })
+	return err
+}
+
+// chainColumnNames are audit_chain's columns in chainRow.values' order.
+var chainColumnNames = []string{"clinic_id", "seq", "event_id", "occurred_at", "actor_user_id", "action",
+	"resource_type", "resource_id", "patient_id", "outcome", "payload", "prev_hash", "hash", "received_at"}
+
+// values are r's columns in chainColumnNames' order.
+func (r chainRow) values() []any {
+	return []any{r.ClinicID, r.Seq, r.EventID, r.OccurredAt, r.ActorUserID, r.Action, r.ResourceType, r.ResourceID,
+		r.PatientID, r.Outcome, r.Payload, r.PrevHash, r.Hash, r.ReceivedAt}
+}
 
 // insertChunk is how many rows one INSERT carries: SQLite's driver binds
 // parameters one by one, and beyond 50 rows of 14 columns larger statements
@@ -305,17 +371,17 @@ const insertChunk = 50
 // insertRows writes rows with multi-row INSERTs, without the ORM's per-row
 // reflection.
 func insertRows(tx *gorm.DB, rows []chainRow) error {
+	placeholders := "(" + strings.Repeat("?,", len(chainColumnNames)-1) + "?)"
 	for chunk := range slices.Chunk(rows, insertChunk) {
 		var q strings.Builder
-		q.WriteString("INSERT INTO audit_chain (" + chainColumns + ") VALUES ")
-		vals := make([]any, 0, len(chunk)*14)
+		q.WriteString("INSERT INTO audit_chain (" + strings.Join(chainColumnNames, ", ") + ") VALUES ")
+		vals := make([]any, 0, len(chunk)*len(chainColumnNames))
 		for i, r := range chunk {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-			vals = append(vals, r.ClinicID, r.Seq, r.EventID, r.OccurredAt, r.ActorUserID, r.Action, r.ResourceType, r.ResourceID,
-				r.PatientID, r.Outcome, r.Payload, r.PrevHash, r.Hash, r.ReceivedAt)
+			q.WriteString(placeholders)
+			vals = append(vals, r.values()...)
 		}
 		if err := tx.Exec(q.String(), vals...).Error; err != nil {
 			return err

@@ -276,7 +276,7 @@ func BenchmarkPipeline(b *testing.B) {
 }
 
 func benchmarkPipeline(b *testing.B, w workload) {
-	const n = 20000
+	const n = 40000
 	var pipeRate, rawRate float64
 	rounds := 0
 	for b.Loop() {

@@ -60,3 +60,15 @@ func TestOpen_RejectsUnknownScheme(t *testing.T) {
 	_, err := store.Open(context.Background(), "mysql://root@localhost/x", store.Options{})
 	require.ErrorIs(t, err, store.ErrUnsupportedURL)
 }
+
+func TestOpen_SQLitePageSizeAndCache(t *testing.T) {
+	// SQLite whatever the test database: these are SQLite's settings.
+	db, err := store.Open(context.Background(), "sqlite://"+t.TempDir()+"/p.db", store.Options{Migrations: os.DirFS("testdata/migrations")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	var pageSize, cacheSize int
+	require.NoError(t, db.Raw("PRAGMA page_size").Scan(&pageSize).Error)
+	require.NoError(t, db.Raw("PRAGMA cache_size").Scan(&cacheSize).Error)
+	require.Equal(t, 16384, pageSize)
+	require.Equal(t, -32768, cacheSize)
+}

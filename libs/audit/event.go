@@ -242,14 +242,30 @@ func (e Event) Validate() error {
 	if e.Actor.UserID == "" && e.Actor.System == "" {
 		return bad("actor", "needs a user_id or a system")
 	}
-	required := []struct {
-		name, value string
-	}{
-		{"clinic_id", e.ClinicID},
+	return e.CheckShape()
+}
+
+// CheckShape reports whether e has the shape that keeps personal data out:
+// every id field (clinic, actor, resource, patient, request, region, action,
+// outcome) in the id alphabet ([ValidID]; the clinic id required, the rest
+// optional) and the client address, if any, a sealed value. It checks
+// nothing a newer schema version may change (the version, the action list,
+// the regions), so the audit service applies it to events from producers
+// newer than itself. [Event.Validate] includes it.
+func (e Event) CheckShape() error {
+	bad := func(field, why string) error {
+		return fmt.Errorf("%w: %s %s", ErrInvalidEvent, field, why)
+	}
+	if !ValidID(e.ClinicID) {
+		return bad("clinic_id", "is not an id")
 	}
 	optional := []struct {
 		name, value string
 	}{
+		{"id", e.ID},
+		{"region", e.Region},
+		{"action", string(e.Action)},
+		{"outcome", string(e.Outcome)},
 		{"actor.user_id", e.Actor.UserID},
 		{"actor.role", e.Actor.Role},
 		{"actor.session_id", e.Actor.SessionID},
@@ -258,11 +274,6 @@ func (e Event) Validate() error {
 		{"resource_id", e.ResourceID},
 		{"patient_id", e.PatientID},
 		{"request_id", e.RequestID},
-	}
-	for _, f := range required {
-		if !ValidID(f.value) {
-			return bad(f.name, "is not an id")
-		}
 	}
 	for _, f := range optional {
 		if f.value != "" && !ValidID(f.value) {

@@ -47,6 +47,8 @@ func TestValidate_RejectsPersonalDataInEveryIDField(t *testing.T) {
 		"request_id":       func(e *audit.Event, v string) { e.RequestID = v },
 		"id":               func(e *audit.Event, v string) { e.ID = v },
 		"region":           func(e *audit.Event, v string) { e.Region = v },
+		"action":           func(e *audit.Event, v string) { e.Action = audit.Action(v) },
+		"outcome":          func(e *audit.Event, v string) { e.Outcome = audit.Outcome(v) },
 		"client_ip":        func(e *audit.Event, v string) { e.ClientIP = v },
 	}
 	personal := map[string]string{
@@ -68,6 +70,11 @@ func TestValidate_RejectsPersonalDataInEveryIDField(t *testing.T) {
 				err := e.Validate()
 				require.ErrorIs(t, err, audit.ErrInvalidEvent)
 				require.NotContains(t, err.Error(), value, "error echoes the value")
+				if field != "id" { // CheckShape takes any id-shaped event id
+					err = e.CheckShape()
+					require.ErrorIs(t, err, audit.ErrInvalidEvent, "CheckShape")
+					require.NotContains(t, err.Error(), value, "error echoes the value")
+				}
 			})
 		}
 	}
@@ -90,6 +97,16 @@ func TestValidate_RejectsUnknownActionOutcomeVersionAndMissingActor(t *testing.T
 	}
 	sys := audit.New(testClinic, "sydney", audit.Actor{System: "relay"}, audit.ClinicKeyRotate, audit.Failed)
 	require.NoError(t, sys.Validate(), "a system actor is valid")
+}
+
+// What a newer schema may bring (an action, a region, a version) passes
+// CheckShape, so an older audit service still chains it; Validate, which
+// producers run, refuses it.
+func TestCheckShape_AcceptsWhatANewerSchemaMayAdd(t *testing.T) {
+	e := validEvent()
+	e.Action, e.Region, e.Version = "chart.archive", "tokyo", 2
+	require.NoError(t, e.CheckShape())
+	require.ErrorIs(t, e.Validate(), audit.ErrInvalidEvent)
 }
 
 func TestActions_AreTheDocumentedClosedList(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/havenhealth/haven/libs/audit"
 	"github.com/havenhealth/haven/libs/store"
 	"github.com/havenhealth/haven/services/audit/internal/domain"
 )
@@ -231,6 +232,12 @@ func (c *Consumer) Decode(m kafka.Message) (domain.Event, error) {
 	if err := e.Validate(); err != nil {
 		return domain.Event{}, err
 	}
+	if err := asProduced(e).CheckShape(); err != nil {
+		// No personal data enters the chain, which can never be edited:
+		// an event whose ids are not id-shaped, or whose client address is
+		// not sealed, is refused however its producer was written.
+		return domain.Event{}, err
+	}
 	if e.Region != c.Region {
 		return domain.Event{}, errors.New("event of another region on this region's topic")
 	}
@@ -238,6 +245,16 @@ func (c *Consumer) Decode(m kafka.Message) (domain.Event, error) {
 		return domain.Event{}, errors.New("message key is not the event's clinic")
 	}
 	return e, nil
+}
+
+// asProduced is e as libs/audit, which wrote it, has it.
+func asProduced(e domain.Event) audit.Event {
+	return audit.Event{
+		Version: e.Version, ID: e.ID, ClinicID: e.ClinicID, Region: e.Region,
+		Actor:  audit.Actor{UserID: e.Actor.UserID, Role: e.Actor.Role, SessionID: e.Actor.SessionID, System: e.Actor.System},
+		Action: audit.Action(e.Action), ResourceType: e.ResourceType, ResourceID: e.ResourceID, PatientID: e.PatientID,
+		Outcome: audit.Outcome(e.Outcome), RequestID: e.RequestID, ClientIP: e.ClientIP, OccurredAt: e.OccurredAt,
+	}
 }
 
 func (c *Consumer) maxBackoff() time.Duration {

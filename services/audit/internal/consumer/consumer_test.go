@@ -145,4 +145,19 @@ func TestConsumer_DecodeRefusesForeignAndMalformedMessages(t *testing.T) {
 	got, err := c.Decode(kafka.Message{Key: []byte(e.ClinicID), Value: b})
 	require.NoError(t, err)
 	require.Equal(t, e.ID, got.ID)
+
+	// Personal data, whoever wrote the event, never reaches the chain.
+	for name, mut := range map[string]func(*audit.Event){
+		"e-mail as patient id": func(e *audit.Event) { e.PatientID = "jane.doe@example.com" },
+		"name as user id":      func(e *audit.Event) { e.Actor = audit.Actor{UserID: "Jane Doe"} },
+		"bare client address":  func(e *audit.Event) { e.ClientIP = "203.0.113.9" },
+		"note as resource id":  func(e *audit.Event) { e.ResourceID = "reports chest pain" },
+	} {
+		bad := e
+		mut(&bad)
+		b, err := json.Marshal(bad)
+		require.NoError(t, err)
+		_, err = c.Decode(kafka.Message{Key: []byte(e.ClinicID), Value: b})
+		require.ErrorIs(t, err, audit.ErrInvalidEvent, name)
+	}
 }

@@ -307,6 +307,55 @@ func TestAppend_ConcurrentAppendsAreGapFree(t *testing.T) {
 	require.Equal(t, int64(workers*each), res.Head.Seq)
 }
 
+// Batches that overlap, chained at once (two consumers during a group
+// rebalance, a redelivery racing the original): every event is chained
+// once, in a gap-free chain per clinic.
+func TestAppendBatch_ConcurrentOverlappingBatchesChainOnce(t *testing.T) {
+	s, _ := newStore(t)
+	other := func(i int) domain.Event {
+		e := event(i)
+		e.ID, e.ClinicID = fmt.Sprintf("other-%04d", i), "clinic-2"
+		return e
+	}
+	const workers, total = 6, 120
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			// Each worker chains a window of events of both clinics that
+			// overlaps its neighbours' windows, in several batches.
+			for start := w * 15; start < min(w*15+60, total); start += 20 {
+				var batch []domain.Event
+				for i := start + 1; i <= min(start+20, total); i++ {
+					batch = append(batch, event(i), other(i))
+				}
+				if _, err := s.AppendBatch(context.Background(), batch); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	for _, c := range []string{clinic, "clinic-2"} {
+		res, err := s.Verify(context.Background(), c)
+		require.NoError(t, err)
+		require.True(t, res.OK, "%s: %+v", c, res.FirstBroken)
+		recs, err := s.Events(context.Background(), c, domain.Filter{Limit: 1000})
+		require.NoError(t, err)
+		seen := map[string]bool{}
+		for _, r := range recs {
+			require.False(t, seen[r.Event.ID], "%s chained twice", r.Event.ID)
+			seen[r.Event.ID] = true
+		}
+		require.Len(t, seen, min(total, (workers-1)*15+60), c)
+	}
+}
+
 func TestDigest_SignatureVerifiesAndDetectsModification(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()

@@ -2,9 +2,9 @@
 // chart.signed, which scheduling's "charts outstanding" view needs) through
 // a transactional outbox: a message is written to charting_outbox in the
 // same transaction as the change it reports ([Record]), and the [Relay]
-// publishes unpublished rows to the region's topic ([Topic]), keyed by clinic
-// id, marking each row only after the broker acknowledged it. Delivery is
-// at-least-once; consumers de-duplicate by message id.
+// (libs/outbox) publishes the rows to the region's topic ([Topic]), keyed by
+// clinic id, deleting each row only after the broker acknowledged it.
+// Delivery is at-least-once; consumers de-duplicate by message id.
 //
 // Payloads carry ids and times only, never names, contact details or notes:
 // [Record] refuses a message whose id fields are not ids.
@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/havenhealth/haven/libs/audit"
+	"github.com/havenhealth/haven/libs/outbox"
 	"github.com/havenhealth/haven/libs/store"
 )
 
@@ -94,12 +95,11 @@ func NewChartSigned(clinicID, entryID, patientID, appointmentID, practitionerID 
 
 // outboxRow is a row of charting_outbox.
 type outboxRow struct {
-	ID          string `gorm:"primaryKey"`
-	ClinicID    string
-	Type        string
-	Payload     string
-	CreatedAt   time.Time
-	PublishedAt *time.Time
+	ID        string `gorm:"primaryKey"`
+	ClinicID  string
+	Type      string
+	Payload   string
+	CreatedAt time.Time
 }
 
 func (outboxRow) TableName() string { return "charting_outbox" }
@@ -116,84 +116,34 @@ func Record(tx *gorm.DB, m Message) error {
 	return nil
 }
 
-// NewWriter returns the Kafka writer a Relay publishes with: acknowledged
-// by all in-sync replicas, keyed by clinic id (hash balancer), no topic
-// auto-creation, few attempts because the relay retries itself.
+// NewWriter returns the Kafka writer a Relay publishes with
+// ([outbox.NewWriter]: acknowledged by all in-sync replicas, keyed by clinic
+// id).
 func NewWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll,
-		BatchTimeout: 5 * time.Millisecond, MaxAttempts: 2, WriteBackoffMin: 50 * time.Millisecond,
-		WriteBackoffMax: 200 * time.Millisecond, AllowAutoTopicCreation: false,
-	}
+	return outbox.NewWriter(brokers, topic)
 }
 
-// Relay publishes the outbox. Run one per database; two stay correct but
-// publish messages twice.
+// Relay publishes the outbox ([outbox.Relay] over charting_outbox, with the
+// message id and type as headers). Run one per database; two stay correct
+// but publish messages twice.
 type Relay struct {
 	DB     *store.DB
 	Writer *kafka.Writer
 	Logger *slog.Logger
-	Batch  int // rows per pass; default 500
+	Batch  int // rows per pass; default outbox.DefaultBatch
 }
 
-// Flush publishes every unpublished row in id order (ids are UUIDv7, so id
-// order is time order), in batches, and returns how many it marked
-// published. Rows the broker did not acknowledge stay for the next pass.
+// Flush publishes every row in id order (ids are UUIDv7, so id order is
+// time order), in batches, and returns how many it published and deleted.
+// Rows the broker did not acknowledge stay for the next pass.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
-	batch := r.Batch
-	if batch <= 0 {
-		batch = 500
+	o := &outbox.Relay{
+		DB: r.DB, Writer: r.Writer, Table: "charting_outbox", KindColumn: "type", Logger: r.Logger, Batch: r.Batch,
+		Headers: func(row outbox.Row) []kafka.Header {
+			return []kafka.Header{{Key: HeaderID, Value: []byte(row.ID)}, {Key: HeaderType, Value: []byte(row.Kind)}}
+		},
 	}
-	total := 0
-	for {
-		var rows []outboxRow
-		if err := r.DB.WithContext(ctx).Where("published_at IS NULL").Order("id").Limit(batch).Find(&rows).Error; err != nil {
-			return total, fmt.Errorf("events relay: read outbox: %w", err)
-		}
-		if len(rows) == 0 {
-			return total, nil
-		}
-		msgs := make([]kafka.Message, len(rows))
-		for i, row := range rows {
-			msgs[i] = kafka.Message{Key: []byte(row.ClinicID), Value: []byte(row.Payload), Headers: []kafka.Header{
-				{Key: HeaderID, Value: []byte(row.ID)}, {Key: HeaderType, Value: []byte(row.Type)},
-			}}
-		}
-		acked := rows
-		writeErr := r.Writer.WriteMessages(ctx, msgs...)
-		if writeErr != nil {
-			var werrs kafka.WriteErrors
-			if !errors.As(writeErr, &werrs) || len(werrs) != len(rows) {
-				return total, fmt.Errorf("events relay: publish %d messages: %w", len(rows), writeErr)
-			}
-			acked = acked[:0:0]
-			for i, row := range rows {
-				if werrs[i] == nil {
-					acked = append(acked, row)
-				}
-			}
-		}
-		if len(acked) > 0 {
-			ids := make([]string, len(acked))
-			for i, row := range acked {
-				ids[i] = row.ID
-			}
-			// The broker has them: marking must not be cut short by the caller.
-			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			err := r.DB.WithContext(mctx).Model(&outboxRow{}).Where("id IN ?", ids).Update("published_at", time.Now().UTC()).Error
-			cancel()
-			if err != nil {
-				return total, fmt.Errorf("events relay: mark %d messages published: %w", len(ids), err)
-			}
-			total += len(acked)
-		}
-		if writeErr != nil {
-			return total, fmt.Errorf("events relay: %d of %d messages failed: %w", len(rows)-len(acked), len(rows), writeErr)
-		}
-		if len(rows) < batch {
-			return total, nil
-		}
-	}
+	return o.Flush(ctx)
 }
 
 // Poll is one tick of the relay for service.Every: it flushes and logs a

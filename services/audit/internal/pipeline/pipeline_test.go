@@ -316,6 +316,41 @@ func benchmarkPipeline(b *testing.B, w workload) {
 	b.ReportMetric(pipeRate/rawRate, "ratio")
 }
 
+// BenchmarkConsumer measures the consumer alone, the pipeline's slowest
+// stage: n events are relayed to the topic first (untimed), then a fresh
+// consumer chains them all, timed from its first committed batch (so the
+// group join is left out) to its last. Compare its events/s with
+// BenchmarkPipeline's and with BenchmarkAppendBatch (the chain store alone)
+// to see where time goes.
+func BenchmarkConsumer(b *testing.B) {
+	const n = 40000
+	var rate float64
+	rounds := 0
+	for b.Loop() {
+		b.StopTimer()
+		p := newPipeline(b, 3, 50)
+		fill(b, p, n, workloads[0])
+		stopRelay := p.startRelay(p.svc)
+		require.Eventually(b, func() bool { return p.unpublished() == 0 }, time.Minute, 5*time.Millisecond)
+		stopRelay()
+		counted := &countingAppender{Store: p.chain}
+		b.StartTimer()
+		stop := p.startConsumer(counted)
+		for counted.appended.Load() == 0 {
+			time.Sleep(100 * time.Microsecond)
+		}
+		start, first := time.Now(), counted.appended.Load()
+		for counted.appended.Load() < n {
+			time.Sleep(time.Millisecond)
+		}
+		rate += float64(n-first) / time.Since(start).Seconds()
+		rounds++
+		stop()
+		require.EqualValues(b, n, p.chained(), "every event chained exactly once")
+	}
+	b.ReportMetric(rate/float64(rounds), "events/s")
+}
+
 // workload shapes the ids of benchmark events.
 type workload struct {
 	name string

@@ -83,20 +83,29 @@ func auditEvents(t testing.TB, base, token string, query url.Values) []auditEven
 		q[k] = v
 	}
 	for {
-		status, ctype, raw := getRaw(t, base+"/audit/v1/events?"+q.Encode(), token)
-		require.Equal(t, http.StatusOK, status, "activity report %s: %s", q.Encode(), raw)
-		require.Equal(t, "application/json", strings.Split(ctype, ";")[0])
-		var page struct {
-			Events     []auditEvent `json:"events"`
-			NextCursor string       `json:"next_cursor"`
-		}
-		require.NoError(t, json.Unmarshal(raw, &page))
-		all = append(all, page.Events...)
-		if page.NextCursor == "" {
+		events, next := auditPage(t, base, token, q)
+		all = append(all, events...)
+		if next == "" {
 			return all
 		}
-		q.Set("cursor", page.NextCursor)
+		q.Set("cursor", next)
 	}
+}
+
+// auditPage reads one page of the activity report and its next cursor.
+// (Every read of the report is itself recorded, so following cursors to the
+// end can keep finding the reads' own events.)
+func auditPage(t testing.TB, base, token string, q url.Values) ([]auditEvent, string) {
+	t.Helper()
+	status, ctype, raw := getRaw(t, base+"/audit/v1/events?"+q.Encode(), token)
+	require.Equal(t, http.StatusOK, status, "activity report %s: %s", q.Encode(), raw)
+	require.Equal(t, "application/json", strings.Split(ctype, ";")[0])
+	var page struct {
+		Events     []auditEvent `json:"events"`
+		NextCursor string       `json:"next_cursor"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &page))
+	return page.Events, page.NextCursor
 }
 
 func findEvents(events []auditEvent, match func(auditEvent) bool) []auditEvent {
@@ -351,7 +360,7 @@ func TestDevstack_AuditTrail(t *testing.T) {
 	tampered[len(tampered)/2] ^= 1
 	require.False(t, ed25519.Verify(pub, tampered, sig), "a changed message does not verify")
 	// The digest anchors the chain: its head is the event at head_seq.
-	headEv := auditEvents(t, base, owner, url.Values{"cursor": {strconv.FormatInt(digest.HeadSeq-1, 10)}, "limit": {"1"}})
+	headEv, _ := auditPage(t, base, owner, url.Values{"cursor": {strconv.FormatInt(digest.HeadSeq-1, 10)}, "limit": {"1"}})
 	require.Len(t, headEv, 1)
 	require.Equal(t, digest.HeadSeq, headEv[0].Seq)
 	require.Equal(t, digest.HeadHash, headEv[0].Hash)

@@ -3,6 +3,8 @@ package domain_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +105,56 @@ func FuzzDecodeEvent(f *testing.F) {
 		require.NoError(t, err)
 		require.Equal(t, e.Canonical(), again.Canonical())
 	})
+}
+
+// FuzzCanonical_MatchesEncodingJSON: Canonical builds the common events'
+// encoding itself and leaves the rest to encoding/json; the chain's hashes
+// depend on both giving the same bytes for every event, whatever its
+// strings (quotes, HTML characters, control characters, invalid UTF-8,
+// U+2028), time or version.
+func FuzzCanonical_MatchesEncodingJSON(f *testing.F) {
+	f.Add("chart.read", "u1", "admin", "s1", "", "v1:AbC+/=", "c1", "e1", int64(1772965800000000005), 1, "x")
+	f.Add("a<b>&", "\"q\"", "\\", "\u2028", "\x00", "\xff", "é", "id", int64(-62135596800000000000/1000), 0, "\u2029")
+	f.Add("", "", "", "", "", "", "", "", int64(253402300800000000000/1000), -3, "")
+	for _, c := range []string{"<", ">", "&", `"`, `\\`, "\x1f", "\x7f", "\u2028", "\xff", "\u00e9"} {
+		f.Add("chart"+c+"read", "u1", "admin", "s1", "", "v1:x", "c1", "e1", int64(0), 1, "")
+	}
+	f.Fuzz(func(t *testing.T, action, user, role, session, system, ip, clinic, id string, nanos int64, version int, rest string) {
+		e := domain.Event{
+			Action: action, Actor: domain.Actor{UserID: user, Role: role, SessionID: session, System: system},
+			ClientIP: ip, ClinicID: clinic, ID: id, OccurredAt: time.Unix(0, nanos).In(time.FixedZone("X", 3600)),
+			Outcome: rest, PatientID: rest + "p", Region: "r" + rest, RequestID: rest, ResourceID: id + rest,
+			ResourceType: rest + action, Version: version,
+		}
+		utc := e
+		utc.OccurredAt = e.OccurredAt.UTC()
+		want, err := json.Marshal(utc)
+		if err != nil {
+			require.Panics(t, func() { e.Canonical() })
+			return
+		}
+		require.Equal(t, string(want), string(e.Canonical()))
+	})
+}
+
+// TestCanonical_CoversEveryField: every field of Event and Actor, set to a
+// value of its own, appears in the canonical encoding as encoding/json has
+// it (a field added to Event but not to Canonical's fast path fails here).
+func TestCanonical_CoversEveryField(t *testing.T) {
+	var e domain.Event
+	fill := func(v reflect.Value, prefix string) {
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Kind() == reflect.String {
+				f.SetString(prefix + v.Type().Field(i).Name)
+			}
+		}
+	}
+	fill(reflect.ValueOf(&e).Elem(), "v-")
+	fill(reflect.ValueOf(&e.Actor).Elem(), "a-")
+	e.Version, e.OccurredAt = 7, time.Date(2026, 11, 24, 1, 2, 3, 4, time.UTC)
+	want, err := json.Marshal(e)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(e.Canonical()))
+	require.Contains(t, string(want), `"v-ResourceType"`)
+	require.Contains(t, string(want), `"a-System"`)
 }

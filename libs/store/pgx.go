@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -75,12 +77,24 @@ func TextArray(values []string) string {
 	return b.String()
 }
 
-// WhereIn adds "column is one of values" to q: on PostgreSQL as
-// `column = ANY(?::text[])`, one parameter however many values; on SQLite
-// as `column IN (?, …)`. The column name must be a constant.
+// WhereIn adds "column is one of values" to q with one parameter however
+// many values: on PostgreSQL `column = ANY(?::text[])`, on SQLite
+// `column IN (SELECT value FROM json_each(?))` (its driver binds parameters
+// one by one, at a cost that grows with the square of their number). Values
+// that are not valid UTF-8, which JSON cannot carry, fall back to
+// `column IN (?, …)`. The column name must be a constant.
 func (d *DB) WhereIn(q *gorm.DB, column string, values []string) *gorm.DB {
 	if d.dialect == Postgres {
 		return q.Where(column+" = ANY(?::text[])", TextArray(values))
 	}
-	return q.Where(column+" IN ?", values)
+	for _, v := range values {
+		if !utf8.ValidString(v) {
+			return q.Where(column+" IN ?", values)
+		}
+	}
+	doc, err := json.Marshal(values)
+	if err != nil {
+		return q.Where(column+" IN ?", values)
+	}
+	return q.Where(column+" IN (SELECT value FROM json_each(?))", string(doc))
 }

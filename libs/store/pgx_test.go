@@ -16,7 +16,7 @@ import (
 )
 
 // awkward are ids a text[] literal must quote or escape.
-var awkward = []string{`plain`, `with,comma`, `with "quote"`, `back\slash`, `{brace}`, `sp ace`, ``, `NULL`, `é`}
+var awkward = []string{`plain`, `with,comma`, `with "quote"`, `back\slash`, `{brace}`, `sp ace`, ``, `NULL`, `é`, `<a&b>`, "line\u2028sep", "tab\there"}
 
 func TestWhereIn_MatchesExactlyTheValues(t *testing.T) {
 	db := storetest.Open(t, os.DirFS("testdata/migrations"))
@@ -34,6 +34,13 @@ func TestWhereIn_MatchesExactlyTheValues(t *testing.T) {
 
 	require.NoError(t, db.WhereIn(db.Model(&widget{}), "id", nil).Pluck("id", &got).Error)
 	require.Empty(t, got, "no values select nothing")
+
+	if db.Dialect() == store.SQLite {
+		// SQLite stores what it is given; JSON cannot carry invalid UTF-8.
+		require.NoError(t, db.Create(&widget{ID: "bad\xff", ClinicID: "c1", Name: "z", CreatedAt: time.Now()}).Error)
+		require.NoError(t, db.WhereIn(db.Model(&widget{}), "id", []string{"bad\xff", "plain"}).Order("id").Pluck("id", &got).Error)
+		require.Equal(t, []string{"bad\xff", "plain"}, got)
+	}
 }
 
 func TestPgxTx_CommitsOrRollsBack(t *testing.T) {

@@ -61,14 +61,16 @@ func TestOpen_RejectsUnknownScheme(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrUnsupportedURL)
 }
 
-func TestOpen_SQLitePageSizeAndCache(t *testing.T) {
+func TestOpen_SQLitePageSizeCacheAndTempStore(t *testing.T) {
 	// SQLite whatever the test database: these are SQLite's settings.
 	db, err := store.Open(context.Background(), "sqlite://"+t.TempDir()+"/p.db", store.Options{Migrations: os.DirFS("testdata/migrations")})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	var pageSize, cacheSize int
+	var pageSize, cacheSize, tempStore int
 	require.NoError(t, db.Raw("PRAGMA page_size").Scan(&pageSize).Error)
 	require.NoError(t, db.Raw("PRAGMA cache_size").Scan(&cacheSize).Error)
+	require.NoError(t, db.Raw("PRAGMA temp_store").Scan(&tempStore).Error)
 	require.Equal(t, 16384, pageSize)
 	require.Equal(t, -32768, cacheSize)
+	require.Equal(t, 2, tempStore, "temporary storage (and statement journals) in memory")
 }

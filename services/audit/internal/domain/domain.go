@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 )
@@ -69,6 +70,13 @@ func (e Event) Validate() error {
 		return fmt.Errorf("%w: action is required", ErrInvalidEvent)
 	case e.OccurredAt.IsZero():
 		return fmt.Errorf("%w: occurred_at is required", ErrInvalidEvent)
+	}
+	for _, v := range []string{e.Action, e.Actor.UserID, e.Actor.Role, e.Actor.SessionID, e.Actor.System, e.ClientIP,
+		e.ClinicID, e.ID, e.Outcome, e.PatientID, e.Region, e.RequestID, e.ResourceID, e.ResourceType} {
+		if !utf8.ValidString(v) {
+			// Its canonical encoding would not say what it says.
+			return fmt.Errorf("%w: a field is not valid UTF-8", ErrInvalidEvent)
+		}
 	}
 	return nil
 }

@@ -50,12 +50,14 @@ func TestChainHash_IsSHA256OfPrevBytesAndPayload(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrCorrupt)
 }
 
-func TestValidate_RequiresChainFields(t *testing.T) {
+func TestValidate_RequiresChainFieldsAndUTF8(t *testing.T) {
 	for name, mutate := range map[string]func(*domain.Event){
 		"id":          func(e *domain.Event) { e.ID = "" },
 		"clinic_id":   func(e *domain.Event) { e.ClinicID = "" },
 		"action":      func(e *domain.Event) { e.Action = "" },
 		"occurred_at": func(e *domain.Event) { e.OccurredAt = time.Time{} },
+		"utf-8 id":    func(e *domain.Event) { e.ResourceID = "p\xff" },
+		"utf-8 actor": func(e *domain.Event) { e.Actor.System = "\xc3" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := sample()

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
@@ -190,16 +192,12 @@ func (s *Store) AppendBatch(ctx context.Context, events []domain.Event) (int, er
 		appended int
 		err      error
 	)
-	if s.db.Dialect() == store.Postgres {
-		// Optimistically first: redelivered events are rare (a relay or
-		// consumer that stopped between two steps), and looking up every
-		// id of every batch cost PostgreSQL more than the rare retry.
-		appended, err = s.appendBatchPostgres(ctx, b, false)
-		if store.IsUniqueViolation(err) {
-			appended, err = s.appendBatchPostgres(ctx, b, true)
-		}
-	} else {
-		appended, err = s.appendBatchSQLite(ctx, b)
+	// Optimistically first: redelivered events are rare (a relay or
+	// consumer that stopped between two steps), and looking up every id of
+	// every batch cost the database more than the rare retry.
+	appended, err = s.appendBatchOnce(ctx, b, false)
+	if store.IsUniqueViolation(err) {
+		appended, err = s.appendBatchOnce(ctx, b, true)
 	}
 	if store.IsUniqueViolation(err) {
 		// An id already chained under another clinic: sort it out one by one.
@@ -219,6 +217,16 @@ func (s *Store) AppendBatch(ctx context.Context, events []domain.Event) (int, er
 		return 0, fmt.Errorf("append %d events: %w", len(events), err)
 	}
 	return appended, nil
+}
+
+// appendBatchOnce chains b in one transaction. With lookup it skips the ids
+// already chained; without, an id already chained fails the transaction
+// with a unique violation (and nothing is written).
+func (s *Store) appendBatchOnce(ctx context.Context, b batch, lookup bool) (int, error) {
+	if s.db.Dialect() == store.Postgres {
+		return s.appendBatchPostgres(ctx, b, lookup)
+	}
+	return s.appendBatchSQLite(ctx, b, lookup)
 }
 
 // batch is AppendBatch's events grouped by clinic.
@@ -257,14 +265,18 @@ func (b batch) link(heads map[string]domain.Link, known map[string]bool, receive
 // appendBatchSQLite is AppendBatch on SQLite, which is in-process: a few
 // small queries cost nothing, and its transactions (BEGIN IMMEDIATE) already
 // serialise writers.
-func (s *Store) appendBatchSQLite(ctx context.Context, b batch) (int, error) {
+func (s *Store) appendBatchSQLite(ctx context.Context, b batch, lookup bool) (int, error) {
 	appended := 0
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		received := s.now()
-		known, err := storedIDs(tx, b.events)
-		if err != nil {
-			return err
+		known := make(map[string]bool, len(b.events))
+		if lookup {
+			var err error
+			if known, err = storedIDs(tx, b.events); err != nil {
+				return err
+			}
 		}
+		var err error
 		heads := make(map[string]domain.Link, len(b.clinics))
 		for _, c := range b.clinics {
 			if heads[c], err = head(tx, c); err != nil {
@@ -284,9 +296,7 @@ func (s *Store) appendBatchSQLite(ctx context.Context, b batch) (int, error) {
 // appendBatchPostgres is AppendBatch on PostgreSQL in two round trips: one
 // that takes every clinic's chain lock (sorted, so replicas never deadlock),
 // reads the chain heads and, with lookup, finds which ids are already
-// chained; and one COPY of the new rows. Without lookup an id already
-// chained fails the COPY with a unique violation (and nothing is written).
-// Through pgx directly rather than the ORM, it chains well over half again
+// chained; and one COPY of the new rows. Through pgx directly rather than the ORM, it chains well over half again
 // as many events per second.
 func (s *Store) appendBatchPostgres(ctx context.Context, b batch, lookup bool) (int, error) {
 	appended := 0
@@ -375,31 +385,62 @@ func (r chainRow) values() []any {
 		r.PatientID, r.Outcome, r.Payload, r.PrevHash, r.Hash, r.ReceivedAt}
 }
 
-// insertChunk is how many rows one INSERT carries: SQLite's driver binds
-// parameters one by one, and beyond 50 rows of 14 columns larger statements
-// stop paying off.
-const insertChunk = 50
-
-// insertRows writes rows with multi-row INSERTs, without the ORM's per-row
-// reflection.
+// insertRows writes rows on SQLite with one statement that reads them from
+// a single JSON parameter. The driver binds parameters one by one, looking
+// each up in the argument list, so a multi-row INSERT's cost grows with the
+// square of its parameters; one parameter per batch leaves SQLite's own
+// JSON reader doing the work, which chains about half again as many events
+// per second. (Events are valid UTF-8, which JSON needs: Validate.)
 func insertRows(tx *gorm.DB, rows []chainRow) error {
-	placeholders := "(" + strings.Repeat("?,", len(chainColumnNames)-1) + "?)"
-	for chunk := range slices.Chunk(rows, insertChunk) {
-		var q strings.Builder
-		q.WriteString("INSERT INTO audit_chain (" + strings.Join(chainColumnNames, ", ") + ") VALUES ")
-		vals := make([]any, 0, len(chunk)*len(chainColumnNames))
-		for i, r := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(placeholders)
-			vals = append(vals, r.values()...)
-		}
-		if err := tx.Exec(q.String(), vals...).Error; err != nil {
-			return err
+	doc := make([]byte, 0, len(rows)*1024)
+	doc = append(doc, '[')
+	for i, r := range rows {
+		var err error
+		if doc, err = r.appendJSON(doc, i > 0); err != nil {
+			return fmt.Errorf("encode event %s: %w", r.EventID, err)
 		}
 	}
-	return nil
+	doc = append(doc, ']')
+	return tx.Exec(insertFromJSON, string(doc)).Error
+}
+
+// insertFromJSON inserts the rows of a JSON array of chainRow.appendJSON
+// arrays.
+var insertFromJSON = func() string {
+	cols := make([]string, len(chainColumnNames))
+	for i := range cols {
+		cols[i] = fmt.Sprintf("value->>%d", i)
+	}
+	return "INSERT INTO audit_chain (" + strings.Join(chainColumnNames, ", ") + ") SELECT " +
+		strings.Join(cols, ", ") + " FROM jsonb_each(?)"
+}()
+
+// sqliteTime is how the SQLite driver writes a time.Time, so rows written
+// through JSON compare and read back like rows written with parameters.
+const sqliteTime = "2006-01-02 15:04:05.999999999-07:00"
+
+// appendJSON appends r as a JSON array of its columns in chainColumnNames'
+// order, after a comma when more.
+func (r chainRow) appendJSON(b []byte, more bool) ([]byte, error) {
+	if more {
+		b = append(b, ',')
+	}
+	b = append(b, '[')
+	for i, v := range []string{r.ClinicID, "", r.EventID, r.OccurredAt.Format(sqliteTime), r.ActorUserID, r.Action,
+		r.ResourceType, r.ResourceID, r.PatientID, r.Outcome, r.Payload, r.PrevHash, r.Hash, r.ReceivedAt.Format(sqliteTime)} {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if i == 1 {
+			b = strconv.AppendInt(b, r.Seq, 10)
+			continue
+		}
+		var err error
+		if b, err = jsontext.AppendQuote(b, v); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // storedIDs returns which of events' ids are already chained.

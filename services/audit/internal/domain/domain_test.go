@@ -160,3 +160,48 @@ func TestCanonical_CoversEveryField(t *testing.T) {
 	require.Contains(t, string(want), `"v-ResourceType"`)
 	require.Contains(t, string(want), `"a-System"`)
 }
+
+// benchEvent is a chart read as producers send it (uuids, a sealed address).
+func benchEvent() domain.Event {
+	return domain.Event{
+		ID: "019a5b8e-7c1d-7b3e-9f20-3c4d5e6f7a8b", ClinicID: "5b1f0c8e-2a4d-4e7f-9b3c-1d2e3f4a5b6c", Region: "montreal",
+		Actor:  domain.Actor{UserID: "0c8e5b1f-2a4d-4e7f-9b3c-1d2e3f4a5b6c", Role: "practitioner", SessionID: "8e5b1f0c-2a4d-4e7f-9b3c-1d2e3f4a5b6c"},
+		Action: "chart.read", ResourceType: "chart_entry", ResourceID: "1f0c8e5b-2a4d-4e7f-9b3c-1d2e3f4a5b6c",
+		PatientID: "f0c8e5b1-2a4d-4e7f-9b3c-1d2e3f4a5b6c", Outcome: "allowed", RequestID: "c8e5b1f0-2a4d-4e7f-9b3c-1d2e3f4a5b6c",
+		ClientIP:   "v1:AAAAAQAAAAxuYW1lLmtleS52MQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		OccurredAt: time.Date(2026, 11, 24, 10, 0, 0, 123456000, time.UTC), Version: 1,
+	}
+}
+
+// BenchmarkCanonical is the consumer's canonical encoding of an event;
+// BenchmarkCanonical_EncodingJSON, its baseline in the same run, is what
+// encoding/json alone spends on the same bytes.
+func BenchmarkCanonical(b *testing.B) {
+	e := benchEvent()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = e.Canonical()
+	}
+}
+
+func BenchmarkCanonical_EncodingJSON(b *testing.B) {
+	e := benchEvent()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeEvent is the consumer's strict decoding of a message.
+func BenchmarkDecodeEvent(b *testing.B) {
+	payload := benchEvent().Canonical()
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := domain.DecodeEvent(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -138,6 +139,15 @@ func (e Event) appendCanonical(b []byte) ([]byte, bool) {
 	return b, b != nil
 }
 
+// verbatim are the bytes encoding/json copies into a string as they are:
+// printable ASCII but for the quote, the backslash and HTML's < > &.
+var verbatim = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		t[c] = !strings.ContainsRune(`"\\<>&`, rune(c))
+	}
+	return t
+}()
+
 // appendField appends name and v quoted, or returns nil (and keeps
 // returning nil) when v needs escaping.
 func appendField(b []byte, name, v string) []byte {
@@ -145,7 +155,7 @@ func appendField(b []byte, name, v string) []byte {
 		return nil
 	}
 	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !verbatim[v[i]] {
 			return nil
 		}
 	}

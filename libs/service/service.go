@@ -37,6 +37,9 @@ type Spec struct {
 	Name       string // identity, scheduling, ...
 	Version    string
 	Migrations fs.FS
+	// SQLitePageSize is the page size of the service's database when it is
+	// a new embedded (SQLite) file; 0 means libs/store's default.
+	SQLitePageSize int
 	// Register adds the service's routes to mux. It may return closers for
 	// workers it started; they run after the HTTP server has drained and
 	// before the stores close.
@@ -118,7 +121,7 @@ func Run(ctx context.Context, spec Spec, cfg config.Service, ready func(addr str
 	defer tel.Close()
 	log.Info("starting", slog.String("version", spec.Version), slog.String("config", config.String(&cfg)))
 
-	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: log, Migrations: spec.Migrations})
+	db, err := store.Open(ctx, cfg.Database.URL, store.Options{Logger: log, Migrations: spec.Migrations, SQLitePageSize: spec.SQLitePageSize})
 	if err != nil {
 		return fmt.Errorf("%s store: %w", spec.Name, err)
 	}

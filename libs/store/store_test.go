@@ -74,3 +74,25 @@ func TestOpen_SQLitePageSizeCacheAndTempStore(t *testing.T) {
 	require.Equal(t, -32768, cacheSize)
 	require.Equal(t, 2, tempStore, "temporary storage (and statement journals) in memory")
 }
+
+func TestOpen_SQLitePageSizeOption(t *testing.T) {
+	path := t.TempDir() + "/big.db"
+	db, err := store.Open(context.Background(), "sqlite://"+path, store.Options{SQLitePageSize: 64 << 10, Migrations: os.DirFS("testdata/migrations")})
+	require.NoError(t, err)
+	var pageSize int
+	require.NoError(t, db.Raw("PRAGMA page_size").Scan(&pageSize).Error)
+	require.Equal(t, 65536, pageSize)
+	require.NoError(t, db.Close())
+
+	// A file keeps the page size it was created with.
+	db, err = store.Open(context.Background(), "sqlite://"+path, store.Options{})
+	require.NoError(t, err)
+	require.NoError(t, db.Raw("PRAGMA page_size").Scan(&pageSize).Error)
+	require.Equal(t, 65536, pageSize)
+	require.NoError(t, db.Close())
+
+	for _, bad := range []int{256, 1000, 1 << 17, -4096} {
+		_, err := store.Open(context.Background(), "sqlite://"+t.TempDir()+"/bad.db", store.Options{SQLitePageSize: bad})
+		require.ErrorContains(t, err, "page size", "%d", bad)
+	}
+}

@@ -55,7 +55,13 @@ func URL(t testing.TB) string {
 // Open returns a fresh database migrated with migrations, closed at cleanup.
 func Open(t testing.TB, migrations fs.FS) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), URL(t), store.Options{Migrations: migrations})
+	return OpenWith(t, store.Options{Migrations: migrations})
+}
+
+// OpenWith is Open with a service's own store options.
+func OpenWith(t testing.TB, o store.Options) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), URL(t), o)
 	if err != nil {
 		t.Fatalf("storetest: open: %v", err)
 	}

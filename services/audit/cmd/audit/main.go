@@ -26,7 +26,10 @@ var version = "dev"
 func main() { service.Main(newSpec()) }
 
 func newSpec() service.Spec {
-	return service.Spec{Name: "audit", Version: version, Migrations: migrations.FS, Register: register}
+	return service.Spec{
+		Name: "audit", Version: version, Register: register,
+		Migrations: migrations.FS, SQLitePageSize: migrations.SQLitePageSize,
+	}
 }
 
 // register adds the report routes, starts the periodic digests and, when

@@ -36,7 +36,7 @@ func newFixture(t *testing.T) *fixture {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	return &fixture{brokers: c.ListenAddrs(), topic: topic, store: store.New(storetest.Open(t, migrations.FS)), clinic: uuid.NewString()}
+	return &fixture{brokers: c.ListenAddrs(), topic: topic, store: store.New(storetest.OpenWith(t, migrations.Options())), clinic: uuid.NewString()}
 }
 
 func (f *fixture) produce(t *testing.T, n int) []string {

@@ -61,7 +61,7 @@ const principalHeader = "X-Test-Principal"
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	db := storetest.Open(t, migrations.FS)
+	db := storetest.OpenWith(t, migrations.Options())
 	require.NoError(t, audit.Migrate(context.Background(), db))
 	f := &fixture{t: t, db: db, chain: store.New(db)}
 	require.NoError(t, fieldcrypt.Migrate(context.Background(), db))

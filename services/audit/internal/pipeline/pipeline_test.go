@@ -50,7 +50,7 @@ func newPipeline(t testing.TB, partitions, clinics int) *pipeline {
 	svc := storetest.Open(t, nil)
 	require.NoError(t, audit.Migrate(ctx, svc))
 	require.NoError(t, svc.Exec(`CREATE TABLE operations (id TEXT PRIMARY KEY, clinic_id TEXT NOT NULL)`).Error)
-	chainDB := storetest.Open(t, migrations.FS)
+	chainDB := storetest.OpenWith(t, migrations.Options())
 	p := &pipeline{t: t, broker: audittest.StartBroker(t, int32(partitions), topic, rawTopic), svc: svc, chain: store.New(chainDB), chainDB: chainDB}
 	for range clinics {
 		p.clinics = append(p.clinics, uuid.NewString())

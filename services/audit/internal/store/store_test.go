@@ -22,7 +22,7 @@ const clinic = "clinic-1"
 
 func newStore(t testing.TB) (*store.Store, *libstore.DB) {
 	t.Helper()
-	db := storetest.Open(t, migrations.FS)
+	db := storetest.OpenWith(t, migrations.Options())
 	return store.New(db), db
 }
 
@@ -614,4 +614,15 @@ func TestEvents_RareActionsUseTheActionIndexReadsAreNotIndexed(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, plan, "audit_chain_clinic_action", "plan:\n%s", plan)
 
+}
+
+// The audit database's embedded file is created with the chain's page size
+// (migrations.SQLitePageSize), whatever the test database.
+func TestOptions_EmbeddedChainUsesItsPageSize(t *testing.T) {
+	db, err := libstore.Open(context.Background(), "sqlite://"+t.TempDir()+"/audit.db", migrations.Options())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	var pageSize int
+	require.NoError(t, db.Raw("PRAGMA page_size").Scan(&pageSize).Error)
+	require.Equal(t, migrations.SQLitePageSize, pageSize)
 }

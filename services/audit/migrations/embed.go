@@ -16,10 +16,11 @@ var FS embed.FS
 // SQLitePageSize is the page size of a new embedded (SQLite) audit
 // database: 64 KiB, SQLite's largest, against libs/store's 16 KiB default.
 // The chain is written in batches of thousands of rows, each adding an entry
-// to the table and to six indexes, and read by ranges (reports, verify);
-// a batch's cost is mostly per page it dirties (the b-tree balancing, the
-// WAL frame, its checkpoint), so fewer, larger pages chain about a fifth
-// more events per second (BenchmarkPipeline). PostgreSQL is not affected.
+// to the table and to six or seven indexes, and read by ranges (reports,
+// verify); a batch's cost is mostly per page it dirties (the b-tree
+// balancing, the WAL frame, its checkpoint), so fewer, larger pages chain
+// about a tenth more events per second end to end (BenchmarkPipeline).
+// PostgreSQL is not affected.
 const SQLitePageSize = 64 << 10
 
 // Options are the store options of an audit database.

@@ -283,17 +283,15 @@ func TestAppend_RejectsInvalidEvent(t *testing.T) {
 	require.ErrorIs(t, err, domain.ErrInvalidEvent)
 }
 
-func TestAppend_ConcurrentAppendsAreGapFree(t *testing.T) {
-	s, _ := newStore(t)
-	const workers, each = 8, 10
+// concurrently runs fn for workers 0..n-1 at once and fails t on any error.
+func concurrently(t *testing.T, n int, fn func(w int) error) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, workers*each)
-	for w := range workers {
+	errs := make(chan error, n)
+	for w := range n {
 		wg.Go(func() {
-			for i := range each {
-				if _, _, err := s.Append(context.Background(), event(w*each+i+1)); err != nil {
-					errs <- err
-				}
+			if err := fn(w); err != nil {
+				errs <- err
 			}
 		})
 	}
@@ -302,6 +300,37 @@ func TestAppend_ConcurrentAppendsAreGapFree(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// requireChainedOnce checks that clinicID's chain verifies and holds want
+// distinct events, none twice, and returns the verification.
+func requireChainedOnce(t *testing.T, s *store.Store, clinicID string, want int) domain.VerifyResult {
+	t.Helper()
+	res, err := s.Verify(context.Background(), clinicID)
+	require.NoError(t, err)
+	require.True(t, res.OK, "%s: %+v", clinicID, res.FirstBroken)
+	recs, err := s.Events(context.Background(), clinicID, domain.Filter{Limit: 1000})
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, r := range recs {
+		require.False(t, seen[r.Event.ID], "%s chained twice", r.Event.ID)
+		seen[r.Event.ID] = true
+	}
+	require.Len(t, seen, want, clinicID)
+	return res
+}
+
+func TestAppend_ConcurrentAppendsAreGapFree(t *testing.T) {
+	s, _ := newStore(t)
+	const workers, each = 8, 10
+	concurrently(t, workers, func(w int) error {
+		for i := range each {
+			if _, _, err := s.Append(context.Background(), event(w*each+i+1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	res, err := s.Verify(context.Background(), clinic)
 	require.NoError(t, err)
 	require.True(t, res.OK, "%+v", res.FirstBroken)
@@ -318,43 +347,25 @@ func TestAppend_ConcurrentAppendsAreGapFree(t *testing.T) {
 func TestAppendBatch_ConcurrentDisjointBatchesOfOneClinicAreGapFree(t *testing.T) {
 	s, _ := newStore(t)
 	const workers, batches, size = 4, 5, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			for b := range batches {
-				batch := make([]domain.Event, size)
-				for j := range batch {
-					batch[j] = event(1 + w*batches*size + b*size + j)
-				}
-				n, err := s.AppendBatch(context.Background(), batch)
-				if err == nil && n != size {
-					err = fmt.Errorf("worker %d batch %d: %d of %d appended", w, b, n, size)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
+	concurrently(t, workers, func(w int) error {
+		for b := range batches {
+			batch := make([]domain.Event, size)
+			for j := range batch {
+				batch[j] = event(1 + w*batches*size + b*size + j)
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	res, err := s.Verify(context.Background(), clinic)
-	require.NoError(t, err)
-	require.True(t, res.OK, "%+v", res.FirstBroken)
+			n, err := s.AppendBatch(context.Background(), batch)
+			if err != nil {
+				return err
+			}
+			if n != size {
+				return fmt.Errorf("worker %d batch %d: %d of %d appended", w, b, n, size)
+			}
+		}
+		return nil
+	})
+	res := requireChainedOnce(t, s, clinic, workers*batches*size)
 	require.EqualValues(t, workers*batches*size, res.Checked)
 	require.EqualValues(t, workers*batches*size, res.Head.Seq, "no seq skipped")
-	recs, err := s.Events(context.Background(), clinic, domain.Filter{Limit: 1000})
-	require.NoError(t, err)
-	ids := map[string]bool{}
-	for _, r := range recs {
-		ids[r.Event.ID] = true
-	}
-	require.Len(t, ids, workers*batches*size, "every event chained once")
 }
 
 func TestAppendBatch_ConcurrentOverlappingBatchesChainOnce(t *testing.T) {
@@ -365,41 +376,22 @@ func TestAppendBatch_ConcurrentOverlappingBatchesChainOnce(t *testing.T) {
 		return e
 	}
 	const workers, total = 6, 120
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Go(func() {
-			// Each worker chains a window of events of both clinics that
-			// overlaps its neighbours' windows, in several batches.
-			for start := w * 15; start < min(w*15+60, total); start += 20 {
-				var batch []domain.Event
-				for i := start + 1; i <= min(start+20, total); i++ {
-					batch = append(batch, event(i), other(i))
-				}
-				if _, err := s.AppendBatch(context.Background(), batch); err != nil {
-					errs <- err
-					return
-				}
+	concurrently(t, workers, func(w int) error {
+		// Each worker chains a window of events of both clinics that
+		// overlaps its neighbours' windows, in several batches.
+		for start := w * 15; start < min(w*15+60, total); start += 20 {
+			var batch []domain.Event
+			for i := start + 1; i <= min(start+20, total); i++ {
+				batch = append(batch, event(i), other(i))
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	for _, c := range []string{clinic, "clinic-2"} {
-		res, err := s.Verify(context.Background(), c)
-		require.NoError(t, err)
-		require.True(t, res.OK, "%s: %+v", c, res.FirstBroken)
-		recs, err := s.Events(context.Background(), c, domain.Filter{Limit: 1000})
-		require.NoError(t, err)
-		seen := map[string]bool{}
-		for _, r := range recs {
-			require.False(t, seen[r.Event.ID], "%s chained twice", r.Event.ID)
-			seen[r.Event.ID] = true
+			if _, err := s.AppendBatch(context.Background(), batch); err != nil {
+				return err
+			}
 		}
-		require.Len(t, seen, min(total, (workers-1)*15+60), c)
+		return nil
+	})
+	for _, c := range []string{clinic, "clinic-2"} {
+		requireChainedOnce(t, s, c, min(total, (workers-1)*15+60))
 	}
 }
 

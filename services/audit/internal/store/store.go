@@ -172,7 +172,8 @@ func (s *Store) Append(ctx context.Context, e domain.Event) (domain.Link, bool, 
 	return link, appended, nil
 }
 
-// AppendBatch appends events to their clinics' chains in one transaction,
+// AppendBatch appends events to their clinics' chains in one atomic write
+// (one by one only when an id is already chained under another clinic),
 // in the order given within each clinic, and returns how many were new.
 // Like Append it is idempotent by event id, including duplicates within
 // events. Every event must be valid.
@@ -399,7 +400,7 @@ func (r chainRow) values() []any {
 // JSON reader doing the work, and chains about a third more events per
 // second (BenchmarkAppendBatch). Events are valid UTF-8, which JSON needs
 // (Validate).
-func insertRows(tx *gorm.DB, rows []chainRow) error {
+func insertRows(db *gorm.DB, rows []chainRow) error {
 	size := 2
 	for _, r := range rows {
 		// The payload, its quotes escaped, and the other columns (ids,
@@ -415,7 +416,7 @@ func insertRows(tx *gorm.DB, rows []chainRow) error {
 		}
 	}
 	doc = append(doc, ']')
-	return tx.Exec(insertFromJSON, string(doc)).Error
+	return db.Exec(insertFromJSON, string(doc)).Error
 }
 
 // insertFromJSON inserts the rows of a JSON array of chainRow.appendJSON
